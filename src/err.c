@@ -1,0 +1,30 @@
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base.h"
+
+const char *zk_strerror(int err) {
+    switch (err) {
+#define ZK_ERR_CASE(name, val, str) \
+    case val:                       \
+        return str;
+        ZK_ERR_LIST(ZK_ERR_CASE)
+#undef ZK_ERR_CASE
+    default:
+        return "unknown error";
+    }
+}
+
+void zk_panic_at(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "zkd: PANIC at %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    abort();
+}

@@ -1,0 +1,32 @@
+/* mem.h — the single allocation choke point: byte accounting, OOM policy and a
+ * test hook that fails the Nth allocation. zk_free(NULL) is a no-op. */
+#ifndef ZK_MEM_H
+#define ZK_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns NULL on failure (callers decide: error reply or ZK_PANIC). */
+void *zk_malloc(size_t size);
+void *zk_calloc(size_t count, size_t size);
+void *zk_realloc(void *p, size_t size);
+void zk_free(void *p);
+/* Allocates or panics; for paths that cannot fail (apply of a committed txn). */
+void *zk_xmalloc(size_t size);
+void *zk_xcalloc(size_t count, size_t size);
+void *zk_xrealloc(void *p, size_t size);
+/* Returns an owned NUL-terminated copy of n bytes of s, or NULL. */
+char *zk_strndup(const char *s, size_t n);
+char *zk_xstrndup(const char *s, size_t n);
+
+uint64_t zk_mem_bytes_in_use(void);
+/* Test hook: the nth allocation from now (1-based) fails; 0 disables. */
+void zk_mem_fail_after(uint64_t nth);
+
+#define ZK_FREE(p)      \
+    do {                \
+        zk_free(p);     \
+        (p) = NULL;     \
+    } while (0)
+
+#endif

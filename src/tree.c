@@ -1,0 +1,299 @@
+#include "tree.h"
+
+#include <string.h>
+
+#include "base.h"
+#include "mem.h"
+
+struct tree_owner {
+    struct map_entry link; /* key = the 8 bytes of id */
+    int64_t id;
+    struct queue nodes;
+    uint32_t count;
+};
+
+enum tree_kind tree_owner_kind(int64_t owner) {
+    if (owner == 0)
+        return TREE_NORMAL;
+    if (owner == TREE_OWNER_CONTAINER)
+        return TREE_CONTAINER;
+    if ((owner & TREE_OWNER_TTL_MASK) == TREE_OWNER_TTL_MASK)
+        return TREE_TTL;
+    return TREE_EPHEMERAL;
+}
+
+int64_t tree_owner_for_ttl(int64_t ttl_ms) {
+    ZK_ASSERT(ttl_ms > 0 && ttl_ms <= TREE_OWNER_TTL_BITS);
+    return TREE_OWNER_TTL_MASK | ttl_ms;
+}
+
+int64_t tree_ttl_of_owner(int64_t owner) { return owner & TREE_OWNER_TTL_BITS; }
+
+int32_t tree_visible_cversion(int32_t counter, int32_t num_children) {
+    return (int32_t)((uint32_t)counter * 2u - (uint32_t)num_children);
+}
+
+static struct tree_node *tree_node_new(const char *path, uint32_t len) {
+    struct tree_node *n = zk_xcalloc(1, sizeof(*n));
+    n->path = zk_xstrndup(path, len);
+    n->path_len = len;
+    const char *slash = len > 1 ? strrchr(n->path, '/') : NULL;
+    n->name = slash ? slash + 1 : n->path + len;
+    n->data_len = -1;
+    queue_init(&n->kind_link);
+    return n;
+}
+
+static void tree_child_add(struct tree_node *parent, struct tree_node *child) {
+    if (parent->child_count == parent->child_cap) {
+        uint32_t cap = parent->child_cap ? parent->child_cap * 2 : 4;
+        parent->children = zk_xrealloc(parent->children, cap * sizeof(*parent->children));
+        parent->child_cap = cap;
+    }
+    child->parent = parent;
+    child->parent_index = parent->child_count;
+    parent->children[parent->child_count++] = child;
+}
+
+static void tree_child_remove(struct tree_node *parent, struct tree_node *child) {
+    uint32_t i = child->parent_index;
+    ZK_ASSERT(i < parent->child_count && parent->children[i] == child);
+    struct tree_node *last = parent->children[--parent->child_count];
+    parent->children[i] = last;
+    last->parent_index = i;
+    child->parent = NULL;
+}
+
+static void tree_index(struct tree *t, struct tree_node *n) {
+    map_insert(&t->nodes, &n->link, n->path, n->path_len);
+    t->data_bytes += n->path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+}
+
+static void tree_add_system(struct tree *t, struct tree_node *parent, const char *path,
+                            struct acl_list *acl) {
+    struct tree_node *n = tree_node_new(path, (uint32_t)strlen(path));
+    n->acl = acl_ref(acl);
+    tree_child_add(parent, n);
+    tree_index(t, n);
+}
+
+void tree_init(struct tree *t) {
+    map_init(&t->nodes);
+    map_init(&t->owners);
+    queue_init(&t->containers);
+    queue_init(&t->ttls);
+    t->data_bytes = 0;
+    t->ephemeral_count = 0;
+    /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
+    t->root = tree_node_new("/", 1);
+    t->root->acl = acl_ref(acl_open_unsafe());
+    tree_index(t, t->root);
+    tree_add_system(t, t->root, "/zookeeper", acl_open_unsafe());
+    struct tree_node *zk = tree_find(t, "/zookeeper", 10);
+    tree_add_system(t, zk, "/zookeeper/quota", acl_open_unsafe());
+    tree_add_system(t, zk, "/zookeeper/config", acl_read_unsafe());
+    /* ZooKeeper installs the config node's ACL with version -1. */
+    tree_find(t, "/zookeeper/config", 17)->stat.aversion = -1;
+}
+
+static void tree_node_free(struct tree_node *n) {
+    zk_free(n->children);
+    zk_free(n->data);
+    acl_unref(n->acl);
+    zk_free(n->path);
+    zk_free(n);
+}
+
+static void tree_free_subtree(struct tree_node *n) {
+    for (uint32_t i = 0; i < n->child_count; i++)
+        tree_free_subtree(n->children[i]);
+    tree_node_free(n);
+}
+
+void tree_deinit(struct tree *t) {
+    uint32_t b;
+    struct map_entry *e = map_first(&t->owners, &b);
+    while (e != NULL) {
+        struct map_entry *next = map_next(&t->owners, e, &b);
+        zk_free(zk_container_of(e, struct tree_owner, link));
+        e = next;
+    }
+    tree_free_subtree(t->root);
+    map_deinit(&t->nodes);
+    map_deinit(&t->owners);
+    t->root = NULL;
+}
+
+struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len) {
+    struct map_entry *e = map_find(&t->nodes, path, len);
+    return e ? zk_container_of(e, struct tree_node, link) : NULL;
+}
+
+struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len) {
+    uint32_t i = len;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    if (i == 0)
+        return NULL;
+    return tree_find(t, path, i == 1 ? 1 : i - 1);
+}
+
+static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create) {
+    struct map_entry *e = map_find(&t->owners, &id, sizeof(id));
+    if (e != NULL)
+        return zk_container_of(e, struct tree_owner, link);
+    if (!create)
+        return NULL;
+    struct tree_owner *o = zk_xcalloc(1, sizeof(*o));
+    o->id = id;
+    queue_init(&o->nodes);
+    map_insert(&t->owners, &o->link, &o->id, sizeof(o->id));
+    return o;
+}
+
+struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
+                              int32_t data_len, struct acl_list *acl, int64_t owner,
+                              int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
+    struct tree_node *parent = tree_find_parent(t, path, len);
+    ZK_ASSERT(parent != NULL);
+    ZK_ASSERT(tree_find(t, path, len) == NULL);
+    struct tree_node *n = tree_node_new(path, len);
+    if (data_len > 0) {
+        n->data = zk_xmalloc((size_t)data_len);
+        memcpy(n->data, data, (size_t)data_len);
+    }
+    n->data_len = data_len < 0 ? -1 : data_len;
+    n->acl = acl_ref(acl);
+    n->stat = (struct tree_stat){.czxid = zxid, .mzxid = zxid, .ctime = time_ms,
+                                 .mtime = time_ms, .ephemeral_owner = owner, .pzxid = zxid};
+    if (parent_cversion == -1)
+        parent_cversion = parent->stat.cversion + 1;
+    if (parent_cversion > parent->stat.cversion) {
+        parent->stat.cversion = parent_cversion;
+        parent->stat.pzxid = zxid;
+    }
+    tree_child_add(parent, n);
+    tree_index(t, n);
+    switch (tree_owner_kind(owner)) {
+    case TREE_EPHEMERAL: {
+        struct tree_owner *o = tree_owner_get(t, owner, true);
+        queue_insert_tail(&o->nodes, &n->kind_link);
+        o->count++;
+        t->ephemeral_count++;
+        break;
+    }
+    case TREE_CONTAINER:
+        queue_insert_tail(&t->containers, &n->kind_link);
+        break;
+    case TREE_TTL:
+        queue_insert_tail(&t->ttls, &n->kind_link);
+        break;
+    case TREE_NORMAL:
+        break;
+    }
+    return n;
+}
+
+void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
+    ZK_ASSERT(n != t->root && n->child_count == 0);
+    struct tree_node *parent = n->parent;
+    tree_child_remove(parent, n);
+    if (zxid > parent->stat.pzxid)
+        parent->stat.pzxid = zxid;
+    map_remove(&t->nodes, &n->link);
+    t->data_bytes -= n->path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+    if (!queue_empty(&n->kind_link))
+        queue_remove(&n->kind_link);
+    if (tree_owner_kind(n->stat.ephemeral_owner) == TREE_EPHEMERAL) {
+        struct tree_owner *o = tree_owner_get(t, n->stat.ephemeral_owner, false);
+        ZK_ASSERT(o != NULL && o->count > 0);
+        t->ephemeral_count--;
+        if (--o->count == 0) {
+            map_remove(&t->owners, &o->link);
+            zk_free(o);
+        }
+    }
+    tree_node_free(n);
+}
+
+void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
+                   int32_t version, int64_t zxid, int64_t time_ms) {
+    t->data_bytes -= (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+    zk_free(n->data);
+    n->data = NULL;
+    if (data_len > 0) {
+        n->data = zk_xmalloc((size_t)data_len);
+        memcpy(n->data, data, (size_t)data_len);
+    }
+    n->data_len = data_len < 0 ? -1 : data_len;
+    t->data_bytes += (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+    n->stat.version = version;
+    n->stat.mzxid = zxid;
+    n->stat.mtime = time_ms;
+}
+
+void tree_set_acl(struct tree_node *n, struct acl_list *acl, int32_t aversion) {
+    struct acl_list *old = n->acl;
+    n->acl = acl_ref(acl);
+    acl_unref(old);
+    n->stat.aversion = aversion;
+}
+
+void tree_node_stat(const struct tree_node *n, struct zk_stat *out) {
+    out->czxid = n->stat.czxid;
+    out->mzxid = n->stat.mzxid;
+    out->ctime = n->stat.ctime;
+    out->mtime = n->stat.mtime;
+    out->version = n->stat.version;
+    out->cversion = tree_visible_cversion(n->stat.cversion, (int32_t)n->child_count);
+    out->aversion = n->stat.aversion;
+    out->ephemeral_owner =
+        tree_owner_kind(n->stat.ephemeral_owner) == TREE_EPHEMERAL ? n->stat.ephemeral_owner : 0;
+    out->data_length = n->data_len < 0 ? 0 : n->data_len;
+    out->num_children = (int32_t)n->child_count;
+    out->pzxid = n->stat.pzxid;
+}
+
+void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s) {
+    jute_write_i64(b, s->czxid);
+    jute_write_i64(b, s->mzxid);
+    jute_write_i64(b, s->ctime);
+    jute_write_i64(b, s->mtime);
+    jute_write_i32(b, s->version);
+    jute_write_i32(b, s->cversion);
+    jute_write_i32(b, s->aversion);
+    jute_write_i64(b, s->ephemeral_owner);
+    jute_write_i32(b, s->data_length);
+    jute_write_i32(b, s->num_children);
+    jute_write_i64(b, s->pzxid);
+}
+
+void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *fn, void *ctx) {
+    struct tree_owner *o = tree_owner_get((struct tree *)t, owner, false);
+    if (o == NULL)
+        return;
+    struct queue *q, *next;
+    QUEUE_FOREACH_SAFE(q, next, &o->nodes) {
+        fn(ctx, QUEUE_DATA(q, struct tree_node, kind_link));
+    }
+}
+
+uint32_t tree_ephemeral_count_of(const struct tree *t, int64_t owner) {
+    struct tree_owner *o = tree_owner_get((struct tree *)t, owner, false);
+    return o ? o->count : 0;
+}
+
+void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t owner), void *ctx) {
+    uint32_t b;
+    for (struct map_entry *e = map_first(&t->owners, &b); e; e = map_next(&t->owners, e, &b))
+        fn(ctx, zk_container_of(e, struct tree_owner, link)->id);
+}
+
+uint32_t tree_descendant_count(const struct tree_node *n) {
+    uint32_t total = n->child_count;
+    for (uint32_t i = 0; i < n->child_count; i++)
+        total += tree_descendant_count(n->children[i]);
+    return total;
+}
+
+uint32_t tree_node_count(const struct tree *t) { return t->nodes.count; }
