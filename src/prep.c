@@ -207,7 +207,10 @@ static bool prep_acl_ok(const struct prep_input *in, const struct acl_list *acl,
 static int prep_check_version(int32_t current, int32_t expected, int32_t *next) {
     if (expected != -1 && expected != current)
         return ZOO_BADVERSION;
+    /* ZOOKEEPER-4743: wrapping from INT32_MAX must skip -1 ("any version"). */
     *next = (int32_t)((uint32_t)current + 1u);
+    if (*next == -1)
+        *next = 0;
     return ZOO_OK;
 }
 
@@ -287,10 +290,9 @@ static int prep_create(struct prep *p, const struct prep_input *in, int32_t type
     int rc = prep_create_mode(rq->flags, &ephemeral, &sequential, &container, &is_ttl);
     if (rc != ZOO_OK)
         return rc;
-    if (type == TXN_CREATE_CONTAINER && !container)
-        return ZOO_BADARGUMENTS; /* createContainer carries flags 4 */
-    if (container && type != TXN_CREATE_CONTAINER)
-        return ZOO_BADARGUMENTS; /* ZooKeeper: container mode only via opcode 19 */
+    /* As ZooKeeper: the opcode, not the flags, makes a container (opcode 19
+     * with flags 0 still creates one; opcode 1/15 with flags 4 a plain node). */
+    container = type == TXN_CREATE_CONTAINER;
     if (is_ttl && !p->extended_types)
         return ZOO_UNIMPLEMENTED;
     if (is_ttl ? (rq->ttl <= 0 || rq->ttl > ZK_LIMIT_TTL_MS_MAX) : rq->ttl >= 0)
