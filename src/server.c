@@ -576,16 +576,34 @@ static bool conn_try_fourlw(struct conn *c) {
     return true;
 }
 
-/* Parses complete frames from the input buffer (bounded per call). */
+static bool conn_has_frame(const struct conn *c) {
+    uint32_t avail = c->in.len - c->in_off;
+    if (avail < 4)
+        return false;
+    if (c->state == CONN_HANDSHAKE && fourlw_is_command((const char *)c->in.p + c->in_off))
+        return true;
+    int32_t flen = (int32_t)jute_be32(c->in.p + c->in_off);
+    uint32_t max = c->state == CONN_HANDSHAKE ? ZK_LIMIT_HANDSHAKE_BYTES_MAX : c->srv->cfg.max_buffer;
+    /* an out-of-range length counts as "ready": parsing it closes the connection */
+    return flen < 0 || (uint32_t)flen > max || avail - 4 >= (uint32_t)flen;
+}
+
+/* Whether the pipeline may take more requests from this connection now. */
+static bool conn_may_take(const struct conn *c) {
+    const struct server *s = c->srv;
+    return !c->dead && !c->close_after_flush && c->state != CONN_CONNECTING &&
+           c->req_count < ZK_LIMIT_SESSION_OUTSTANDING_MAX &&
+           s->outstanding < (uint32_t)s->cfg.global_outstanding &&
+           c->out.len - c->out_off < ZK_LIMIT_CONN_OUTBOX_SOFT_BYTES;
+}
+
+/* Parses complete frames from the input buffer, at most ZK_LIMIT_REQS_PER_EVENT
+ * per call; if frames are left only because of that budget, the loop is told
+ * not to sleep (s->input_backlog) so they are taken on the next iteration. */
 static void conn_parse(struct conn *c) {
     struct server *s = c->srv;
     uint32_t n = 0;
-    while (!c->dead && !c->close_after_flush && n < ZK_LIMIT_REQS_PER_EVENT) {
-        if (c->state == CONN_CONNECTING)
-            break; /* ZooKeeper reads nothing more until the session is set up */
-        if (c->req_count >= ZK_LIMIT_SESSION_OUTSTANDING_MAX ||
-            s->outstanding >= (uint32_t)s->cfg.global_outstanding)
-            break;
+    while (conn_may_take(c) && n < ZK_LIMIT_REQS_PER_EVENT) {
         uint32_t avail = c->in.len - c->in_off;
         if (c->state == CONN_HANDSHAKE && conn_try_fourlw(c))
             break;
@@ -605,13 +623,16 @@ static void conn_parse(struct conn *c) {
         conn_on_frame(c, frame, (uint32_t)flen);
         n++;
     }
+    if (c->dead)
+        return;
     /* compact the input buffer */
-    if (c->in_off > 0 && !c->dead) {
+    if (c->in_off > 0) {
         jute_buf_consume(&c->in, c->in_off);
         c->in_off = 0;
     }
-    if (!c->dead)
-        conn_process(c);
+    conn_process(c);
+    if (!c->dead && n == ZK_LIMIT_REQS_PER_EVENT && conn_may_take(c) && conn_has_frame(c))
+        s->input_backlog = true;
 }
 
 static void conn_on_readable(struct conn *c) {
@@ -665,10 +686,10 @@ static void conn_flush(struct conn *c) {
 
 static void conn_update_interest(struct conn *c) {
     struct server *s = c->srv;
-    bool want_in = !c->close_after_flush && c->state != CONN_CONNECTING &&
-                   c->req_count < ZK_LIMIT_SESSION_OUTSTANDING_MAX &&
-                   c->out.len - c->out_off < ZK_LIMIT_CONN_OUTBOX_SOFT_BYTES &&
-                   s->outstanding < (uint32_t)s->cfg.global_outstanding;
+    /* Read only while the pipeline takes requests from this connection and no
+     * complete frame is already waiting in the input buffer (which bounds it to
+     * one frame plus one read chunk). */
+    bool want_in = conn_may_take(c) && !conn_has_frame(c);
     bool want_out = c->out_off < c->out.len;
     if (want_in == c->epoll_in && want_out == c->epoll_out)
         return;
@@ -920,8 +941,8 @@ static void server_before_sleep(struct server *s) {
             continue;
         }
         conn_flush(c);
-        /* a connection paused by backpressure may have buffered frames */
-        if (!c->dead && c->in.len > 0 && c->state == CONN_ACTIVE)
+        /* frames left by the per-event budget or a lifted backpressure limit */
+        if (!c->dead && conn_has_frame(c))
             conn_parse(c);
     }
     server_commit(s);
@@ -936,8 +957,10 @@ static void server_before_sleep(struct server *s) {
 int server_run(struct server *s) {
     struct epoll_event events[256];
     while (!s->stop) {
+        s->input_backlog = false;
         server_before_sleep(s);
-        int n = epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), server_poll_timeout(s));
+        int timeout = s->input_backlog ? 0 : server_poll_timeout(s);
+        int n = epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

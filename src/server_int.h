@@ -112,6 +112,7 @@ struct server {
     int64_t next_zxid; /* last zxid assigned */
     int64_t last_zxid; /* last zxid applied */
     uint32_t outstanding; /* queued requests over all connections */
+    bool input_backlog;   /* some connection has parsable frames left: do not sleep */
     int64_t start_ms;
     int64_t next_container_check_ms;
     struct latency lat;

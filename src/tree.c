@@ -73,6 +73,7 @@ static void tree_add_system(struct tree *t, struct tree_node *parent, const char
                             struct acl_list *acl) {
     struct tree_node *n = tree_node_new(path, (uint32_t)strlen(path));
     n->acl = acl_ref(acl);
+    n->data_len = 0; /* ZooKeeper's system nodes hold empty, not null, data */
     tree_child_add(parent, n);
     tree_index(t, n);
 }
@@ -87,6 +88,7 @@ void tree_init(struct tree *t) {
     /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
     t->root = tree_node_new("/", 1);
     t->root->acl = acl_ref(acl_open_unsafe());
+    t->root->data_len = 0;
     tree_index(t, t->root);
     tree_add_system(t, t->root, "/zookeeper", acl_open_unsafe());
     struct tree_node *zk = tree_find(t, "/zookeeper", 10);
