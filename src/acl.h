@@ -76,8 +76,8 @@ int acl_fixup(const struct acl_list *in, const struct auth_set *auth, struct acl
 bool acl_check(const struct acl_list *acl, int32_t perm, const struct auth_set *auth);
 
 /* digest provider: "user:password" -> "user:base64(sha1(user:password))".
- * Writes a NUL-terminated string into out (cap bytes). Returns false if it does
- * not fit or there is no ':' in the input. */
+ * Without a ':' the whole input is the user (as ZooKeeper). Writes a
+ * NUL-terminated string into out (cap bytes); false if it does not fit. */
 bool acl_digest(const char *user_pw, uint32_t len, char *out, uint32_t cap);
 
 /* ip provider: does address `addr` (textual IPv4/IPv6) match ACL id `pattern`

@@ -83,7 +83,7 @@ struct config_int_key {
 #define CFG_I32(k, f, lo, hi) {k, offsetof(struct config, f), 0, lo, hi}
 #define CFG_I64(k, f, lo, hi) {k, offsetof(struct config, f), 1, lo, hi}
 static const struct config_int_key config_ints[] = {
-    CFG_I32("tickTime", tick_ms, 1, INT32_MAX),
+    CFG_I32("tickTime", tick_ms, 1, INT32_MAX / 20), /* 20 x tickTime must fit */
     CFG_I32("clientPort", client_port, 0, 65535),
     CFG_I32("minSessionTimeout", min_session_ms, -1, INT32_MAX),
     CFG_I32("maxSessionTimeout", max_session_ms, -1, INT32_MAX),

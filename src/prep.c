@@ -297,15 +297,22 @@ static int prep_create(struct prep *p, const struct prep_input *in, int32_t type
         return ZOO_UNIMPLEMENTED;
     if (is_ttl ? (rq->ttl <= 0 || rq->ttl > ZK_LIMIT_TTL_MS_MAX) : rq->ttl >= 0)
         return ZOO_BADARGUMENTS;
+    /* A createTTL whose mode is not a TTL mode would make a CreateTTLTxn without
+     * a valid TTL, which ZooKeeper's own apply cannot process: refuse it here. */
+    if (type == TXN_CREATE_TTL && !is_ttl)
+        return ZOO_BADARGUMENTS;
     if ((rc = prep_check_session(p, in->session_id)) != ZOO_OK)
         return rc;
     const char *path = (const char *)rq->path.p;
     uint32_t len = rq->path.len > 0 ? (uint32_t)rq->path.len : 0;
     uint32_t slash;
+    if (rq->path.len < 0)
+        return ZOO_MARSHALLINGERROR; /* ZooKeeper fails on a null path this way */
     if (path == NULL || !prep_last_slash(path, len, &slash) || path_has_nul(path, len))
         return ZOO_BADARGUMENTS;
     struct acl_list *acl = NULL;
-    rc = acl_fixup(rq->acl, in->auth ? in->auth : &(struct auth_set){0}, &acl);
+    static const struct auth_set no_auth = {0};
+    rc = acl_fixup(rq->acl, in->auth ? in->auth : &no_auth, &acl);
     if (rc != ZOO_OK)
         return rc;
     struct prep_view parent;
@@ -389,7 +396,9 @@ static int prep_delete(struct prep *p, const struct prep_input *in, int32_t type
     if (type == TXN_DELETE && (rc = prep_check_session(p, in->session_id)) != ZOO_OK)
         return rc;
     uint32_t slash;
-    if (path == NULL || !prep_last_slash(path, len, &slash) || path_has_nul(path, len) ||
+    if (path == NULL)
+        return ZOO_MARSHALLINGERROR; /* ZooKeeper: null path in getParentPathAndValidate */
+    if ( !prep_last_slash(path, len, &slash) || path_has_nul(path, len) ||
         path_is_system(path, len) || (len == 1 && path[0] == '/'))
         return ZOO_BADARGUMENTS;
     struct prep_view parent, node;
@@ -455,7 +464,8 @@ static int prep_set_acl_op(struct prep *p, const struct prep_input *in, const ch
     if (path == NULL || !path_valid(path, len))
         return ZOO_BADARGUMENTS;
     struct acl_list *acl = NULL;
-    if ((rc = acl_fixup(req_acl, in->auth, &acl)) != ZOO_OK)
+    static const struct auth_set no_auth = {0};
+    if ((rc = acl_fixup(req_acl, in->auth ? in->auth : &no_auth, &acl)) != ZOO_OK)
         return rc;
     struct prep_view node;
     int32_t next = 0;
@@ -667,7 +677,9 @@ static void prep_close_add(struct prep_close_ctx *c, const char *path, uint32_t 
 static void prep_close_tree_fn(void *ctx, struct tree_node *n) {
     struct prep_close_ctx *c = ctx;
     struct prep_change *ch = prep_change_find(c->p, n->path, n->path_len);
-    if (ch == NULL || ch->exists)
+    /* An outstanding change may have deleted the node and another session
+     * re-created the path: then it is not this session's ephemeral any more. */
+    if (ch == NULL || (ch->exists && ch->stat.ephemeral_owner == n->stat.ephemeral_owner))
         prep_close_add(c, n->path, n->path_len);
 }
 

@@ -48,8 +48,11 @@ bool read_is_read(int32_t opcode) {
 }
 
 static struct tree_node *read_find(const struct read_env *env, struct jute_bytes path) {
-    if (path.len <= 0)
+    if (path.len < 0)
         return NULL;
+    /* ZooKeeper indexes the root under "" as well as "/", so reads of "" see it. */
+    if (path.len == 0)
+        return env->tree->root;
     return tree_find(env->tree, (const char *)path.p, (uint32_t)path.len);
 }
 
@@ -309,6 +312,8 @@ int read_request(struct read_env *env, int32_t opcode, const uint8_t *body, uint
                 *zrc = ZOO_NONODE;
             else if (!acl_check(n->acl, ACL_READ, env->auth))
                 *zrc = ZOO_NOAUTH;
+            else if (path.len == 0) /* ZooKeeper counts keys under "" + "/": root included */
+                jute_write_i32(out, (int32_t)tree_descendant_count(n) + 1);
             else
                 jute_write_i32(out, (int32_t)tree_descendant_count(n));
         } else {

@@ -60,8 +60,10 @@ void session_touch(struct session_table *t, struct session *s, int64_t now_ms);
 /* Time of the next bucket that may expire. */
 int64_t session_next_expiration(const struct session_table *t);
 /* If now >= the next expiration time, detaches the sessions of that bucket
- * (they stay in the table; expire_at_ms = 0) and calls fn for each. Returns the
- * number expired. Call repeatedly until it returns 0 for catch-up. */
+ * (they stay in the table; expire_at_ms = 0), calls fn for each and advances
+ * the next expiration by one tick. Returns the number expired (0 also for an
+ * empty bucket): callers catch up with
+ * while (now >= session_next_expiration(t)) session_expire(...). */
 uint32_t session_expire(struct session_table *t, int64_t now_ms,
                         void (*fn)(void *ctx, struct session *s), void *ctx);
 uint32_t session_count(const struct session_table *t);

@@ -274,9 +274,15 @@ void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *
     struct tree_owner *o = tree_owner_get((struct tree *)t, owner, false);
     if (o == NULL)
         return;
-    struct queue *q, *next;
-    QUEUE_FOREACH_SAFE(q, next, &o->nodes) {
+    /* fn may delete the node it is given; deleting the last one frees o. */
+    struct queue *q = o->nodes.next;
+    while (q != &o->nodes) {
+        struct queue *next = q->next;
+        bool last = next == &o->nodes;
         fn(ctx, QUEUE_DATA(q, struct tree_node, kind_link));
+        if (last)
+            break;
+        q = next;
     }
 }
 

@@ -104,7 +104,8 @@ void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);
 /* Visible cversion from the raw counter (2 x counter - numChildren). */
 int32_t tree_visible_cversion(int32_t counter, int32_t num_children);
 
-/* Ephemerals of a session, in creation order. Calls fn for each. */
+/* Ephemerals of a session, in creation order. Calls fn for each; fn may
+ * delete the node it is given, and no other. */
 typedef void tree_node_fn(void *ctx, struct tree_node *n);
 void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *fn, void *ctx);
 uint32_t tree_ephemeral_count_of(const struct tree *t, int64_t owner);

@@ -219,8 +219,14 @@ int txn_decode(const uint8_t *p, uint32_t len, struct txn *t) {
         rc = txn_decode_body(&r, t->type, &t->op);
     } else {
         int32_t n = jute_read_count(&r, 8);
+        if (n > 0) {
+            t->ops = zk_calloc((size_t)n, sizeof(*t->ops));
+            if (t->ops == NULL)
+                rc = ZK_ENOMEM;
+        }
         for (int32_t i = 0; rc == ZK_OK && i < n; i++) {
-            struct txn_op *op = txn_add_op(t);
+            struct txn_op *op = &t->ops[t->op_count++];
+            op->data_len = -1;
             int32_t type = jute_read_i32(&r);
             struct jute_bytes body = jute_read_bytes(&r, r.left);
             if (!jute_reader_ok(&r) || body.len < 0 || type == TXN_MULTI) {
