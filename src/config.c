@@ -102,7 +102,7 @@ static const char *const config_ignored[] = {
     "initLimit", "syncLimit", "dataLogDir", "snapCount", "preAllocSize", "forceSync",
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "admin.enableServer",
     "admin.serverPort", "admin.serverAddress", "admin.commandURL", "standaloneEnabled",
-    "reconfigEnabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "electionAlg",
+    "localSessionsEnabled", "localSessionsUpgradingEnabled", "electionAlg",
     "metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
     "metricsProvider.exportJvmInfo", "quorumListenOnAllIPs", "peerType", "snapSizeLimitInKb",
     "txnLogSizeLimitInKb", "syncEnabled", "maxSessionTimeout_", "audit.enable",
@@ -159,6 +159,11 @@ int config_set(struct config *c, const char *key_in, const char *value, char *er
     }
     if (strcmp(key, "extendedTypesEnabled") == 0) {
         if (!config_parse_bool(value, &c->extended_types))
+            return config_bad(err, errlen, key_in, value, "expected true or false");
+        return 0;
+    }
+    if (strcmp(key, "reconfigEnabled") == 0) {
+        if (!config_parse_bool(value, &c->reconfig_enabled))
             return config_bad(err, errlen, key_in, value, "expected true or false");
         return 0;
     }

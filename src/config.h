@@ -26,6 +26,7 @@ struct config {
     uint32_t max_buffer; /* jute.maxbuffer */
     char fourlw_whitelist[1024];
     bool extended_types;
+    bool reconfig_enabled;
     char super_digest[512];
     int64_t container_check_ms;
     int32_t container_max_per_minute;

@@ -76,6 +76,7 @@ bool prep_is_write(int32_t opcode) {
     case TXN_MULTI:
     case TXN_CLOSE_SESSION:
     case TXN_DELETE_CONTAINER:
+    case PREP_OP_RECONFIG:
         return true;
     default:
         return false;
@@ -370,6 +371,15 @@ static int prep_create(struct prep *p, const struct prep_input *in, int32_t type
     return ZOO_OK;
 }
 
+/* Inside a multi, ZooKeeper builds an Op from each create while decoding the
+ * whole request: flags outside the create modes, or TTL modes on a non-TTL
+ * create opcode, fail the decode (MARSHALLINGERROR for the whole multi). */
+static bool prep_multi_flags_ok(int32_t type, int32_t flags) {
+    if (flags < 0 || flags > 6)
+        return false;
+    return type == TXN_CREATE_TTL || (flags != 5 && flags != 6);
+}
+
 static int prep_decode_create(struct jute_reader *r, int32_t type, uint32_t max,
                               struct prep_create_req *rq) {
     rq->path = jute_read_bytes(r, max);
@@ -523,6 +533,10 @@ static int prep_one(struct prep *p, const struct prep_input *in, int32_t type,
         int rc = prep_decode_create(r, type, max, &rq);
         if (rc != ZK_OK)
             return rc;
+        if (p->in_multi && !prep_multi_flags_ok(type, rq.flags)) {
+            acl_unref(rq.acl);
+            return ZK_EPROTO;
+        }
         *zrc = prep_create(p, in, type, &rq, op);
         acl_unref(rq.acl);
         return ZK_OK;
@@ -587,6 +601,8 @@ static int prep_skip_op(struct jute_reader *r, int32_t type, uint32_t max) {
     if (txn_is_create(type)) {
         struct prep_create_req rq;
         int rc = prep_decode_create(r, type, max, &rq);
+        if (rc == ZK_OK && !prep_multi_flags_ok(type, rq.flags))
+            rc = ZK_EPROTO;
         acl_unref(rq.acl);
         return rc;
     }
@@ -727,7 +743,15 @@ void prep_request(struct prep *p, const struct prep_input *in, struct txn *out) 
     out->cxid = in->cxid;
     out->zxid = in->zxid;
     out->time_ms = in->time_ms;
-    if (in->opcode == TXN_MULTI) {
+    if (in->opcode == PREP_OP_RECONFIG) {
+        /* Standalone: ZooKeeper refuses reconfig in prep (an error txn that
+         * consumes a zxid): RECONFIGDISABLED unless reconfigEnabled, then
+         * UNIMPLEMENTED because a standalone server cannot reconfigure. */
+        int32_t err = !p->reconfig_enabled ? ZOO_RECONFIGDISABLED
+                      : prep_check_session(p, in->session_id) != ZOO_OK ? ZOO_SESSIONEXPIRED
+                                                                       : ZOO_UNIMPLEMENTED;
+        prep_error_txn(out, err);
+    } else if (in->opcode == TXN_MULTI) {
         prep_multi(p, in, out);
     } else if (in->opcode == TXN_CLOSE_SESSION) {
         prep_close_session(p, in, out);

@@ -27,6 +27,7 @@ struct prep {
     struct map changes; /* path -> struct prep_change */
     struct queue fifo;  /* change records by zxid of their last change */
     bool extended_types;
+    bool reconfig_enabled;
     struct prep_undo *undo; /* multi rollback log */
     uint32_t undo_count;
     uint32_t undo_cap;
@@ -48,8 +49,11 @@ struct prep_input {
 void prep_init(struct prep *p, struct tree *t, struct session_table *s, bool extended_types);
 void prep_deinit(struct prep *p);
 
+#define PREP_OP_RECONFIG 16
+
 /* Opcodes that become txns: create, create2, createContainer, createTTL,
- * delete, setData, setACL, multi, closeSession, deleteContainer (internal). */
+ * delete, setData, setACL, multi, closeSession, deleteContainer (internal),
+ * reconfig (always an error txn in standalone). */
 bool prep_is_write(int32_t opcode);
 /* Fills out (which must be txn_init'ed). */
 void prep_request(struct prep *p, const struct prep_input *in, struct txn *out);

@@ -162,6 +162,8 @@ static int read_path_list(struct jute_reader *r, uint32_t max, struct jute_reade
                           int32_t *count) {
     const uint8_t *start = r->p;
     int32_t n = jute_read_count(r, 4);
+    if (n < 0)
+        return ZK_EPROTO; /* ZooKeeper fails on a null list: MARSHALLINGERROR */
     for (int32_t i = 0; i < n; i++)
         (void)jute_read_bytes(r, max);
     if (!jute_reader_ok(r))

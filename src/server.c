@@ -23,7 +23,6 @@
 enum {
     OP_PING = 11,
     OP_CHECK = 13,
-    OP_RECONFIG = 16,
     OP_DELETE_CONTAINER = 20,
     OP_AUTH = 100,
     OP_SASL = 102,
@@ -369,6 +368,7 @@ static void server_exec_read(struct server *s, struct conn *c, struct req *r) {
     r->zxid = s->last_zxid;
     switch (r->opcode) {
     case OP_PING:
+        r->xid = -2; /* ZooKeeper answers every ping with xid -2 */
         return;
     case OP_AUTH:
         r->zxid = 0;
@@ -379,8 +379,9 @@ static void server_exec_read(struct server *s, struct conn *c, struct req *r) {
         }
         return;
     case OP_SASL:
-    case OP_RECONFIG:
-        /* Not configured in a standalone zkd. */
+        /* No SASL in zkd: answered UNIMPLEMENTED, the connection stays open;
+         * like ZooKeeper's sasl replies it carries zxid 0. */
+        r->zxid = 0;
         r->err = ZOO_UNIMPLEMENTED;
         return;
     default:
@@ -390,6 +391,7 @@ static void server_exec_read(struct server *s, struct conn *c, struct req *r) {
         /* Unknown opcode, a stand-alone check (ZOOKEEPER-2623) or a client
          * deleteContainer: UNIMPLEMENTED, then the connection is closed. */
         r->err = ZOO_UNIMPLEMENTED;
+        r->zxid = -1; /* as ZooKeeper */
         r->close_after = true;
         return;
     }
@@ -1061,6 +1063,7 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     s->sessions.next_id = session_initial_id(server_wall_ms(), cfg->server_id);
     watch_mgr_init(&s->watches);
     prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
+    s->prep.reconfig_enabled = cfg->reconfig_enabled;
     queue_init(&s->conns);
     queue_init(&s->handshaking);
     queue_init(&s->commit);
