@@ -25,7 +25,7 @@ LIB := $(BUILD)/libzk.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(BUILD)/unit_tests
 
-.PHONY: all run test test-unit test-integration deps clean
+.PHONY: all run test test-unit test-integration deps clean bench
 
 all: bin/zkd
 
@@ -60,6 +60,15 @@ $(BUILD)/cclient_test: tests/integration/cclient_test.c
 $(BUILD)/java/ZkdJavaTest.class: tests/integration/ZkdJavaTest.java
 	@mkdir -p $(BUILD)/java
 	javac -nowarn -cp /usr/share/java/zookeeper.jar -d $(BUILD)/java $<
+
+# Load generator (tools/zkbench.c), linked with the same library as zkd.
+$(BUILD)/zkbench: tools/zkbench.c $(LIB)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS_MODE) $(LDLIBS)
+
+# Side-by-side benchmark against Apache ZooKeeper 3.8 (not part of `make test`).
+bench: deps
+	$(MAKE) MODE=release bin/zkd build/release/zkbench
+	ZKBENCH=$(abspath build/release/zkbench) ZKD_BIN=$(abspath bin/zkd) ./tools/bench.sh
 
 deps:
 	./scripts/deps.sh

@@ -131,11 +131,6 @@ DEVIATIONS = {
         "per-op BADARGUMENTS; 3.9.5, which zkd follows (protocol.md §7.1), fails decoding the "
         "whole multi with MARSHALLINGERROR. Rule: the reference's multi result becomes "
         "MARSHALLINGERROR without a body.",
-    "reconfig/reconfig-refused":
-        "With reconfigEnabled=false ZooKeeper answers reconfig with RECONFIGDISABLED (-123); "
-        "zkd, which has no dynamic reconfiguration, may answer UNIMPLEMENTED (-6) as ZooKeeper "
-        "does when reconfig is enabled on a standalone server. Rule: both codes compare equal "
-        "(the raw codes are printed).",
 }
 
 
@@ -309,16 +304,6 @@ def _rule_multi_invalid_flags(recs, kind, ctx):
     return n
 
 
-def _rule_reconfig_refused(recs, kind, ctx):
-    n = 0
-    for r in recs:
-        if r.get("op") == "reconfig" and r.get("err") in ("RECONFIGDISABLED", "UNIMPLEMENTED"):
-            ctx.detail("%s reconfig answered %s" % (r["s"], r["err"]))
-            r["err"] = "RECONFIGDISABLED|UNIMPLEMENTED"
-            n += 1
-    return n
-
-
 DEVIATION_RULES = {
     "*/notification-zxid": _rule_notification_zxid,
     "*/watcher-modes-3.9": _rule_watcher_modes,
@@ -330,7 +315,6 @@ DEVIATION_RULES = {
     "opcodes/delete-container": _rule_delete_container,
     "opcodes/sasl-unimplemented": _rule_sasl_unimplemented,
     "multi/invalid-create-flags": _rule_multi_invalid_flags,
-    "reconfig/reconfig-refused": _rule_reconfig_refused,
 }
 assert set(DEVIATION_RULES) == set(DEVIATIONS)
 
