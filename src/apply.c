@@ -65,7 +65,7 @@ static void apply_delete_node(struct apply_env *env, struct tree_node *n, int64_
     tree_delete(env->tree, n, zxid);
     apply_trigger_node(env, path, len, WATCH_EVENT_DELETED, acl, zxid);
     apply_trigger_children(env, parent, zxid);
-    acl_unref(acl);
+    tree_acl_release(env->tree, acl); /* the deleted node's interned list */
     zk_free(path);
 }
 
@@ -101,7 +101,7 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
     case TXN_SET_ACL: {
         struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
         ZK_ASSERT(n != NULL);
-        tree_set_acl(n, op->acl, op->version);
+        tree_set_acl(env->tree, n, op->acl, op->version);
         if (res != NULL)
             tree_node_stat(n, &res->stat);
         break;

@@ -50,7 +50,7 @@ void prep_init(struct prep *p, struct tree *t, struct session_table *s, bool ext
 static void prep_change_free(struct prep *p, struct prep_change *c) {
     map_remove(&p->changes, &c->link);
     queue_remove(&c->fifo_link);
-    acl_unref(c->acl);
+    tree_acl_release(p->tree, c->acl); /* may be a node's interned list */
     zk_free(c->path);
     zk_free(c);
 }
@@ -150,14 +150,14 @@ static void prep_record(struct prep *p, const char *path, uint32_t len, int64_t 
     c->stat = v->stat;
     c->num_children = v->num_children;
     c->acl = v->exists && v->acl ? acl_ref(v->acl) : NULL;
-    acl_unref(old);
+    tree_acl_release(p->tree, old);
 }
 
 static void prep_undo_clear(struct prep *p) {
     for (uint32_t i = 0; i < p->undo_count; i++) {
         zk_free(p->undo[i].path);
         if (p->undo[i].had_record)
-            acl_unref(p->undo[i].saved.acl);
+            tree_acl_release(p->tree, p->undo[i].saved.acl);
     }
     p->undo_count = 0;
 }
@@ -170,7 +170,7 @@ static void prep_rollback(struct prep *p) {
         if (!u->had_record) {
             prep_change_free(p, c);
         } else {
-            acl_unref(c->acl);
+            tree_acl_release(p->tree, c->acl);
             c->zxid = u->saved.zxid;
             c->exists = u->saved.exists;
             c->stat = u->saved.stat;

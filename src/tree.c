@@ -5,6 +5,12 @@
 #include "base.h"
 #include "mem.h"
 
+struct tree_acl {
+    struct map_entry link;
+    struct jute_buf key; /* the list's jute encoding */
+    struct acl_list *acl; /* the cache's own copy; nodes hold further references */
+};
+
 struct tree_owner {
     struct map_entry link; /* key = the 8 bytes of id */
     int64_t id;
@@ -32,6 +38,58 @@ int64_t tree_ttl_of_owner(int64_t owner) { return owner & TREE_OWNER_TTL_BITS; }
 int32_t tree_visible_cversion(int32_t counter, int32_t num_children) {
     return (int32_t)((uint32_t)counter * 2u - (uint32_t)num_children);
 }
+
+static struct acl_list *tree_acl_copy(const struct acl_list *in) {
+    struct acl_list *l = zk_xmalloc(sizeof(*l) + (size_t)in->count * sizeof(struct acl_entry));
+    l->refs = 1;
+    l->count = in->count;
+    for (uint32_t i = 0; i < in->count; i++) {
+        l->e[i].perms = in->e[i].perms;
+        l->e[i].scheme = zk_xstrndup(in->e[i].scheme, strlen(in->e[i].scheme));
+        l->e[i].id = zk_xstrndup(in->e[i].id, strlen(in->e[i].id));
+    }
+    return l;
+}
+
+static struct tree_acl *tree_acl_find(const struct tree *t, const struct acl_list *acl,
+                                      struct jute_buf *key) {
+    jute_buf_init(key);
+    acl_encode(key, acl);
+    struct map_entry *e = map_find(&t->acls, key->p, key->len);
+    return e ? zk_container_of(e, struct tree_acl, link) : NULL;
+}
+
+struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl) {
+    ZK_ASSERT(acl != NULL);
+    struct jute_buf key;
+    struct tree_acl *a = tree_acl_find(t, acl, &key);
+    if (a != NULL) {
+        jute_buf_deinit(&key);
+        return acl_ref(a->acl);
+    }
+    a = zk_xcalloc(1, sizeof(*a));
+    a->key = key;
+    a->acl = tree_acl_copy(acl);
+    map_insert(&t->acls, &a->link, a->key.p, a->key.len);
+    return acl_ref(a->acl);
+}
+
+void tree_acl_release(struct tree *t, struct acl_list *acl) {
+    if (acl == NULL)
+        return;
+    struct jute_buf key;
+    struct tree_acl *a = tree_acl_find(t, acl, &key);
+    jute_buf_deinit(&key);
+    acl_unref(acl);
+    if (a != NULL && a->acl == acl && acl->refs == 1) {
+        map_remove(&t->acls, &a->link);
+        acl_unref(a->acl);
+        jute_buf_deinit(&a->key);
+        zk_free(a);
+    }
+}
+
+uint32_t tree_acl_count(const struct tree *t) { return t->acls.count; }
 
 static struct tree_node *tree_node_new(const char *path, uint32_t len) {
     struct tree_node *n = zk_xcalloc(1, sizeof(*n));
@@ -72,7 +130,7 @@ static void tree_index(struct tree *t, struct tree_node *n) {
 static void tree_add_system(struct tree *t, struct tree_node *parent, const char *path,
                             struct acl_list *acl) {
     struct tree_node *n = tree_node_new(path, (uint32_t)strlen(path));
-    n->acl = acl_ref(acl);
+    n->acl = tree_acl_intern(t, acl);
     n->data_len = 0; /* ZooKeeper's system nodes hold empty, not null, data */
     tree_child_add(parent, n);
     tree_index(t, n);
@@ -80,6 +138,7 @@ static void tree_add_system(struct tree *t, struct tree_node *parent, const char
 
 void tree_init(struct tree *t) {
     map_init(&t->nodes);
+    map_init(&t->acls);
     map_init(&t->owners);
     queue_init(&t->containers);
     queue_init(&t->ttls);
@@ -87,7 +146,7 @@ void tree_init(struct tree *t) {
     t->ephemeral_count = 0;
     /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
     t->root = tree_node_new("/", 1);
-    t->root->acl = acl_ref(acl_open_unsafe());
+    t->root->acl = tree_acl_intern(t, acl_open_unsafe());
     t->root->data_len = 0;
     tree_index(t, t->root);
     tree_add_system(t, t->root, "/zookeeper", acl_open_unsafe());
@@ -98,18 +157,18 @@ void tree_init(struct tree *t) {
     tree_find(t, "/zookeeper/config", 17)->stat.aversion = -1;
 }
 
-static void tree_node_free(struct tree_node *n) {
+static void tree_node_free(struct tree *t, struct tree_node *n) {
     zk_free(n->children);
     zk_free(n->data);
-    acl_unref(n->acl);
+    tree_acl_release(t, n->acl);
     zk_free(n->path);
     zk_free(n);
 }
 
-static void tree_free_subtree(struct tree_node *n) {
+static void tree_free_subtree(struct tree *t, struct tree_node *n) {
     for (uint32_t i = 0; i < n->child_count; i++)
-        tree_free_subtree(n->children[i]);
-    tree_node_free(n);
+        tree_free_subtree(t, n->children[i]);
+    tree_node_free(t, n);
 }
 
 void tree_deinit(struct tree *t) {
@@ -120,7 +179,9 @@ void tree_deinit(struct tree *t) {
         zk_free(zk_container_of(e, struct tree_owner, link));
         e = next;
     }
-    tree_free_subtree(t->root);
+    tree_free_subtree(t, t->root);
+    ZK_ASSERT(t->acls.count == 0);
+    map_deinit(&t->acls);
     map_deinit(&t->nodes);
     map_deinit(&t->owners);
     t->root = NULL;
@@ -165,7 +226,7 @@ struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, co
         memcpy(n->data, data, (size_t)data_len);
     }
     n->data_len = data_len < 0 ? -1 : data_len;
-    n->acl = acl_ref(acl);
+    n->acl = tree_acl_intern(t, acl);
     n->stat = (struct tree_stat){.czxid = zxid, .mzxid = zxid, .ctime = time_ms,
                                  .mtime = time_ms, .ephemeral_owner = owner, .pzxid = zxid};
     if (parent_cversion == -1)
@@ -215,7 +276,7 @@ void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
             zk_free(o);
         }
     }
-    tree_node_free(n);
+    tree_node_free(t, n);
 }
 
 void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
@@ -234,10 +295,11 @@ void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_
     n->stat.mtime = time_ms;
 }
 
-void tree_set_acl(struct tree_node *n, struct acl_list *acl, int32_t aversion) {
+void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
+                  int32_t aversion) {
     struct acl_list *old = n->acl;
-    n->acl = acl_ref(acl);
-    acl_unref(old);
+    n->acl = tree_acl_intern(t, acl);
+    tree_acl_release(t, old);
     n->stat.aversion = aversion;
 }
 

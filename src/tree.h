@@ -66,6 +66,7 @@ struct tree_owner; /* per-session ephemeral list, private to tree.c */
 
 struct tree {
     struct map nodes;   /* path -> tree_node */
+    struct map acls;    /* interned ACL lists, keyed by their jute encoding */
     struct map owners;  /* session id -> tree_owner */
     struct queue containers;
     struct queue ttls;
@@ -86,10 +87,19 @@ struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len
 /* Finds the parent of path (path must contain a '/' not at the end). */
 struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len);
 
+/* ACL interning (ZooKeeper's ReferenceCountedACLCache): nodes with equal ACLs
+ * share one list. Returns the shared list with a new reference; acl is
+ * borrowed. tree_acl_release drops a reference on any list (NULL is a no-op)
+ * and forgets an interned list once only the cache holds it: every holder of
+ * a reference to a list that may be interned must release it this way. */
+struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl);
+void tree_acl_release(struct tree *t, struct acl_list *acl);
+uint32_t tree_acl_count(const struct tree *t);
+
 /* Creates a node (ZooKeeper createNode). The parent must exist and the path
  * must not. parent_cversion is the new value of the parent's create counter;
  * the parent's pzxid moves to zxid only when the counter advances (replay
- * idempotence, as ZooKeeper). Takes a new reference on acl. Never fails. */
+ * idempotence, as ZooKeeper). acl is borrowed (interned). Never fails. */
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
                               int32_t data_len, struct acl_list *acl, int64_t ephemeral_owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms);
@@ -97,7 +107,8 @@ struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, co
 void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid);
 void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
                    int32_t version, int64_t zxid, int64_t time_ms);
-void tree_set_acl(struct tree_node *n, struct acl_list *acl, int32_t aversion);
+void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
+                  int32_t aversion);
 
 void tree_node_stat(const struct tree_node *n, struct zk_stat *out);
 void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "acl.h"
+#include "err.h"
 #include "mem.h"
 #include "tree.h"
 
@@ -341,28 +342,44 @@ TEST(tree, set_data_bumps_version_mzxid_mtime_only)
     tree_deinit(&t);
 }
 
-TEST(tree, set_acl_bumps_aversion_only_and_swaps_reference)
+TEST(tree, set_acl_bumps_aversion_only_and_swaps_interned_list)
 {
     struct acl_list *ro = acl_read_unsafe();
     uint32_t ro_global = ro->refs;
     struct tree t;
     tree_init(&t);
+    uint32_t acls_fresh = tree_acl_count(&t); /* open + read-only (system nodes) */
+    ASSERT_EQ_I64(acls_fresh, 2);
     mk(&t, "/a", "x", 0, 3);
+    mk(&t, "/b", "x", 0, 4);
     struct tree_node *n = must_find(&t, "/a");
-    struct acl_list *open = acl_open_unsafe();
-    uint32_t open_refs = open->refs;
-    uint32_t ro_refs = ro->refs;
+    struct tree_node *m = must_find(&t, "/b");
+    /* equal ACLs share one interned list, never the caller's own object */
+    ASSERT_TRUE(n->acl == m->acl);
+    ASSERT_TRUE(n->acl != acl_open_unsafe());
+    ASSERT_EQ_I64(tree_acl_count(&t), acls_fresh);
     struct zk_stat before = stat_of(&t, "/a");
-    tree_set_acl(n, ro, 1);
-    ASSERT_TRUE(n->acl == ro);
-    ASSERT_EQ_I64(ro->refs, ro_refs + 1);
-    ASSERT_EQ_I64(open->refs, open_refs - 1);
+    tree_set_acl(&t, n, ro, 1);
+    ASSERT_TRUE(acl_equal(n->acl, ro));
+    ASSERT_TRUE(n->acl == must_find(&t, "/zookeeper/config")->acl);
+    ASSERT_EQ_I64(ro->refs, ro_global); /* the caller's list is only borrowed */
     struct zk_stat s = stat_of(&t, "/a");
     ASSERT_EQ_I64(s.aversion, 1);
     ASSERT_EQ_I64(s.version, before.version);
     ASSERT_EQ_I64(s.mzxid, before.mzxid);
     ASSERT_EQ_I64(s.mtime, before.mtime);
     ASSERT_EQ_I64(s.pzxid, before.pzxid);
+    /* an ACL used by no node leaves the cache */
+    struct acl_list *digest = NULL;
+    struct auth_set none = {0};
+    struct acl_list *raw = acl_read_unsafe();
+    ASSERT_EQ_I64(acl_fixup(raw, &none, &digest), ZOO_OK);
+    digest->e[0].perms = ACL_READ | ACL_WRITE;
+    tree_set_acl(&t, m, digest, 1);
+    ASSERT_EQ_I64(tree_acl_count(&t), acls_fresh + 1);
+    tree_set_acl(&t, m, ro, 2);
+    ASSERT_EQ_I64(tree_acl_count(&t), acls_fresh);
+    acl_unref(digest);
     tree_deinit(&t);
     ASSERT_EQ_I64(ro->refs, ro_global);
 }
