@@ -1058,9 +1058,11 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     int64_t now = server_mono_ms();
     s->start_ms = now;
     tree_init(&s->tree);
-    session_table_init(&s->sessions, cfg->tick_ms, now, cfg->server_id);
-    /* Session ids embed wall-clock time, as ZooKeeper's do. */
-    s->sessions.next_id = session_initial_id(server_wall_ms(), cfg->server_id);
+    /* A standalone ZooKeeper creates its session tracker with server id 1, so its
+     * session ids start 0x01...; ids embed a millisecond clock below that byte. */
+    int64_t tracker_id = cfg->server_id != 0 ? cfg->server_id : 1;
+    session_table_init(&s->sessions, cfg->tick_ms, now, tracker_id);
+    s->sessions.next_id = session_initial_id(server_wall_ms(), tracker_id);
     watch_mgr_init(&s->watches);
     prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
     s->prep.reconfig_enabled = cfg->reconfig_enabled;
