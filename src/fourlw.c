@@ -51,6 +51,21 @@ static void out_printf(struct jute_buf *b, const char *fmt, ...) {
     jute_write_raw(b, tmp, (uint32_t)n);
 }
 
+/* Java's Double.toString for the values we print (plain notation): the shortest
+ * decimal that reads back as the same double, with at least one fractional digit. */
+static const char *fourlw_jdouble(double v, char *buf, size_t cap) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*f", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* trim trailing zeros but keep one digit after the point */
+    size_t n = strlen(buf);
+    while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.')
+        buf[--n] = '\0';
+    return buf;
+}
+
 static uint32_t fourlw_node_count(const struct server *s) {
     /* ZooKeeper's node map holds the root twice ("" and "/"). */
     return tree_node_count(&s->tree) + 1;
@@ -96,7 +111,9 @@ static void fourlw_srvr(struct server *s, struct jute_buf *b, bool with_clients)
         }
         out_printf(b, "\n");
     }
-    out_printf(b, "Latency min/avg/max: %lld/%.4f/%lld\n", (long long)mn, avg, (long long)mx);
+    char avg_s[64];
+    out_printf(b, "Latency min/avg/max: %lld/%s/%lld\n", (long long)mn,
+               fourlw_jdouble(avg, avg_s, sizeof(avg_s)), (long long)mx);
     out_printf(b, "Received: %llu\n", (unsigned long long)s->packets_received);
     out_printf(b, "Sent: %llu\n", (unsigned long long)s->packets_sent);
     out_printf(b, "Connections: %u\n", s->conn_count);
@@ -148,7 +165,8 @@ static void fourlw_mntr(struct server *s, struct jute_buf *b) {
     out_printf(b, "zk_server_state\tstandalone\n");
     out_printf(b, "zk_ephemerals_count\t%u\n", s->tree.ephemeral_count);
     out_printf(b, "zk_num_alive_connections\t%u\n", s->conn_count);
-    out_printf(b, "zk_avg_latency\t%.4f\n", avg);
+    char avg_s[64];
+    out_printf(b, "zk_avg_latency\t%s\n", fourlw_jdouble(avg, avg_s, sizeof(avg_s)));
     out_printf(b, "zk_outstanding_requests\t%u\n", s->outstanding);
     out_printf(b, "zk_znode_count\t%u\n", fourlw_node_count(s));
     out_printf(b, "zk_global_sessions\t%u\n", session_count(&s->sessions));
