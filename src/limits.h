@@ -46,6 +46,10 @@
 /* Bytes read per read(2) call. */
 #define ZK_LIMIT_READ_CHUNK_BYTES 65536
 
+/* A drained input or output buffer larger than this is freed rather than kept:
+ * idle connections then cost no buffer memory, busy ones reuse theirs. */
+#define ZK_LIMIT_CONN_IDLE_BUFFER_BYTES 16384
+
 /* maxClientCnxns default (per client IP), as ZooKeeper. */
 #define ZK_LIMIT_CLIENT_CNXNS_DEFAULT 60
 

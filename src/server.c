@@ -627,11 +627,14 @@ static void conn_parse(struct conn *c) {
     }
     if (c->dead)
         return;
-    /* compact the input buffer */
+    /* compact the input buffer; an idle connection keeps none (thousands of
+     * mostly idle clients must not pin a read chunk each) */
     if (c->in_off > 0) {
         jute_buf_consume(&c->in, c->in_off);
         c->in_off = 0;
     }
+    if (c->in.len == 0 && c->in.cap > ZK_LIMIT_CONN_IDLE_BUFFER_BYTES)
+        jute_buf_deinit(&c->in);
     conn_process(c);
     if (!c->dead && n == ZK_LIMIT_REQS_PER_EVENT && conn_may_take(c) && conn_has_frame(c))
         s->input_backlog = true;
@@ -675,6 +678,8 @@ static void conn_flush(struct conn *c) {
     if (c->out_off == c->out.len) {
         c->out.len = 0;
         c->out_off = 0;
+        if (c->out.cap > ZK_LIMIT_CONN_IDLE_BUFFER_BYTES)
+            jute_buf_deinit(&c->out);
         if (c->close_after_flush) {
             conn_close(c, NULL);
             return;
