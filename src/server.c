@@ -530,6 +530,38 @@ static void conn_handshake(struct conn *c, const uint8_t *p, uint32_t len) {
     conn_drain_replies(c);
 }
 
+/* The short operation names ZooKeeper shows as "lop" in `cons`. */
+static const char *server_op_name(int32_t op) {
+    switch (op) {
+    case 1: case 15: case 19: case 21: return "CREA";
+    case 2: case 20: return "DELE";
+    case 3: return "EXIS";
+    case 4: return "GETD";
+    case 5: return "SETD";
+    case 6: return "GETA";
+    case 7: return "SETA";
+    case 8: case 12: return "GETC";
+    case 9: return "SYNC";
+    case 11: return "PING";
+    case 13: return "CHEC";
+    case 14: return "MULT";
+    case 16: return "RECO";
+    case 17: return "CHKW";
+    case 18: return "REMW";
+    case 22: return "MLTR";
+    case 100: return "AUTH";
+    case 101: return "SETW";
+    case 102: return "SASL";
+    case 103: return "GETE";
+    case 104: return "GETACN";
+    case 105: return "STW2";
+    case 106: return "ADDW";
+    case 107: return "HOMI";
+    case -11: return "CLOS";
+    default: return "UNKN";
+    }
+}
+
 /* ---- input ---- */
 
 static void conn_on_frame(struct conn *c, const uint8_t *p, uint32_t len) {
@@ -553,7 +585,7 @@ static void conn_on_frame(struct conn *c, const uint8_t *p, uint32_t len) {
     memcpy(r->body, p + 8, r->body_len);
     r->is_write = prep_is_write(r->opcode) && r->opcode != OP_DELETE_CONTAINER;
     r->start_ms = server_mono_ms();
-    snprintf(c->last_op, sizeof(c->last_op), "%s", r->is_write ? "WRIT" : "READ");
+    snprintf(c->last_op, sizeof(c->last_op), "%s", server_op_name(r->opcode));
     c->last_cxid = r->xid;
     queue_insert_tail(&c->reqs, &r->link);
     c->req_count++;

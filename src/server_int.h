@@ -82,7 +82,7 @@ struct conn {
     int64_t hs_deadline_ms;
     uint64_t packets_received, packets_sent;
     int64_t last_cxid, last_zxid, last_resp_ms;
-    char last_op[5];
+    char last_op[8];
     struct latency lat;
 };
 
