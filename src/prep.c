@@ -438,21 +438,30 @@ static int prep_delete(struct prep *p, const struct prep_input *in, int32_t type
     return ZOO_OK;
 }
 
-static int prep_set_data_op(struct prep *p, const struct prep_input *in, const char *path,
-                            uint32_t len, struct jute_bytes data, int32_t version,
-                            struct txn_op *op) {
+/* The checks setData and check share, in ZooKeeper's order: live session,
+ * valid path, node exists, permission, then the expected version. */
+static int prep_existing_node(struct prep *p, const struct prep_input *in, const char *path,
+                              uint32_t len, int32_t perm, int32_t version,
+                              struct prep_view *node, int32_t *next) {
     int rc;
     if ((rc = prep_check_session(p, in->session_id)) != ZOO_OK)
         return rc;
     if (path == NULL || !path_valid(path, len))
         return ZOO_BADARGUMENTS;
-    struct prep_view node;
-    if (!prep_lookup(p, path, len, &node))
+    if (!prep_lookup(p, path, len, node))
         return ZOO_NONODE;
-    if (!prep_acl_ok(in, node.acl, ACL_WRITE))
+    if (!prep_acl_ok(in, node->acl, perm))
         return ZOO_NOAUTH;
+    return prep_check_version(node->stat.version, version, next);
+}
+
+static int prep_set_data_op(struct prep *p, const struct prep_input *in, const char *path,
+                            uint32_t len, struct jute_bytes data, int32_t version,
+                            struct txn_op *op) {
+    struct prep_view node;
     int32_t next;
-    if ((rc = prep_check_version(node.stat.version, version, &next)) != ZOO_OK)
+    int rc = prep_existing_node(p, in, path, len, ACL_WRITE, version, &node, &next);
+    if (rc != ZOO_OK)
         return rc;
     op->type = TXN_SET_DATA;
     prep_set_path(op, path, len);
@@ -501,18 +510,10 @@ static int prep_set_acl_op(struct prep *p, const struct prep_input *in, const ch
 
 static int prep_check_op(struct prep *p, const struct prep_input *in, const char *path,
                          uint32_t len, int32_t version, struct txn_op *op) {
-    int rc;
-    if ((rc = prep_check_session(p, in->session_id)) != ZOO_OK)
-        return rc;
-    if (path == NULL || !path_valid(path, len))
-        return ZOO_BADARGUMENTS;
     struct prep_view node;
-    if (!prep_lookup(p, path, len, &node))
-        return ZOO_NONODE;
-    if (!prep_acl_ok(in, node.acl, ACL_READ))
-        return ZOO_NOAUTH;
     int32_t next;
-    if ((rc = prep_check_version(node.stat.version, version, &next)) != ZOO_OK)
+    int rc = prep_existing_node(p, in, path, len, ACL_READ, version, &node, &next);
+    if (rc != ZOO_OK)
         return rc;
     op->type = TXN_CHECK;
     prep_set_path(op, path, len);
