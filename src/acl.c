@@ -375,6 +375,8 @@ bool acl_check(const struct acl_list *acl, int32_t perm, const struct auth_set *
 bool acl_digest(const char *user_pw, uint32_t len, char *out, uint32_t cap) {
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
+    if (len == 0)
+        user_pw = ""; /* a null auth buffer digests like an empty one */
     if (EVP_Digest(user_pw, len, md, &md_len, EVP_sha1(), NULL) != 1)
         return false;
     const char *colon = memchr(user_pw, ':', len);
