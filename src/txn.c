@@ -126,6 +126,17 @@ static int txn_copy_bytes(struct jute_bytes in, char **out, uint32_t *out_len, b
     return ZK_OK;
 }
 
+/* A null ACL vector in a logged txn means the open ACL, as ZooKeeper's ACL cache
+ * maps a null list (so apply never sees a NULL list). */
+static int txn_decode_acl(struct jute_reader *r, struct acl_list **out) {
+    int rc = acl_decode(r, out);
+    if (rc != ZK_OK)
+        return rc == ZK_EPROTO ? ZK_ECORRUPT : rc;
+    if (*out == NULL)
+        *out = acl_ref(acl_open_unsafe());
+    return ZK_OK;
+}
+
 static int txn_decode_body(struct jute_reader *r, int32_t type, struct txn_op *op) {
     int rc = ZK_OK;
     op->type = type;
@@ -152,9 +163,9 @@ static int txn_decode_body(struct jute_reader *r, int32_t type, struct txn_op *o
             op->version = jute_read_i32(r);
             break;
         }
-        rc = acl_decode(r, &op->acl);
+        rc = txn_decode_acl(r, &op->acl);
         if (rc != ZK_OK)
-            return rc == ZK_EPROTO ? ZK_ECORRUPT : rc;
+            return rc;
         if (type == TXN_CREATE || type == TXN_CREATE2)
             op->ephemeral = jute_read_bool(r);
         op->parent_cversion = jute_read_i32(r);
@@ -166,9 +177,9 @@ static int txn_decode_body(struct jute_reader *r, int32_t type, struct txn_op *o
     case TXN_DELETE_CONTAINER:
         break;
     case TXN_SET_ACL:
-        rc = acl_decode(r, &op->acl);
+        rc = txn_decode_acl(r, &op->acl);
         if (rc != ZK_OK)
-            return rc == ZK_EPROTO ? ZK_ECORRUPT : rc;
+            return rc;
         op->version = jute_read_i32(r);
         break;
     case TXN_CHECK:
