@@ -78,7 +78,7 @@ run: deps
 	./bin/zkd
 
 test: deps
-	$(MAKE) MODE=asan test-unit test-integration
+	$(MAKE) MODE=asan test-unit test-fuzz-replay test-integration
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -90,6 +90,52 @@ test-integration: $(INTEG_DEPS)
 	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
+
+# ---- fuzzing (tests/fuzz/README.md) ----
+FUZZ_TARGETS := jute txn config acl pipeline
+
+# (a) corpus replay with the project compiler and flags (gcc + ASan/UBSan in MODE=asan)
+$(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzz_replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_MODE) -o $@ $^ $(LDLIBS)
+
+test-fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  UBSAN_OPTIONS=print_stacktrace=1:abort_on_error=1 $(BUILD)/fuzz/replay_$$t tests/fuzz/corpus/$$t || fail=1; \
+	done; exit $$fail
+
+.SECONDARY: $(FUZZ_TARGETS:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o) $(BUILD)/obj/tests/fuzz/fuzz_replay.o
+
+# (b) libFuzzer binaries (clang 14 + libclang-rt-14-dev), each run FUZZ_SECONDS
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build/fuzz
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DZK_DEBUG -g -O1 -fno-omit-frame-pointer $(WARN) -MMD -MP \
+  -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(SRC:src/%.c=$(FUZZ_DIR)/obj/%.o)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/obj/tests/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Isrc -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz_%.o)
+
+fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t || fail=1; \
+	done; exit $$fail
+
+.PHONY: test-fuzz-replay fuzz
 
 clean:
 	rm -rf build bin

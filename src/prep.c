@@ -704,7 +704,8 @@ static void prep_close_tree_fn(void *ctx, struct tree_node *n) {
  * by outstanding txns and minus ones outstanding deletes remove. */
 static void prep_close_session(struct prep *p, const struct prep_input *in, struct txn *out) {
     struct session *s = session_find(p->sessions, in->session_id);
-    if (s == NULL) {
+    if (s == NULL || s->closing) {
+        /* gone, or a second closeSession pipelined behind the first */
         prep_error_txn(out, ZOO_SESSIONEXPIRED);
         return;
     }

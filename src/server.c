@@ -347,8 +347,8 @@ static bool server_auth(struct server *s, struct conn *c, struct req *r) {
     (void)jute_read_i32(&rd);
     struct jute_bytes scheme = jute_read_bytes(&rd, s->cfg.max_buffer);
     struct jute_bytes data = jute_read_bytes(&rd, s->cfg.max_buffer);
-    if (!jute_reader_ok(&rd) || scheme.len <= 0)
-        return false;
+    if (!jute_reader_ok(&rd) || scheme.len <= 0 || data.len < 0)
+        return false; /* ZooKeeper fails a null auth buffer with AUTHFAILED too */
     if ((size_t)scheme.len == 6 && memcmp(scheme.p, "digest", 6) == 0) {
         char digest[1024];
         uint32_t dlen = data.len > 0 ? (uint32_t)data.len : 0;
