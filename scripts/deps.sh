@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libssl-dev zlib1g-dev \
 python3 python3-pytest python3-kazoo libzookeeper-mt-dev \
 zookeeper openjdk-17-jdk-headless netcat-openbsd \
 libcurator-framework-java libcurator-recipes-java \
-golang-go golang-github-samuel-go-zookeeper-dev clang libclang-rt-14-dev"
+golang-go golang-github-samuel-go-zookeeper-dev clang libclang-rt-14-dev strace"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
