@@ -64,6 +64,17 @@
 /* TTL range (ZooKeeper EphemeralType.TTL): 1 .. 2^40-1 ms. */
 #define ZK_LIMIT_TTL_MS_MAX ((int64_t)0xffffffffffLL)
 
+/* Password field of a ConnectRequest: clients send 16 bytes; anything longer
+ * than this is a malformed handshake. */
+#define ZK_LIMIT_PASSWD_BYTES_MAX 64
+
+/* Events taken from one epoll_wait call; more are returned by the next call. */
+#define ZK_LIMIT_EPOLL_EVENTS 256
+
+/* listen(2) backlog when clientPortListenBacklog is not set (the kernel caps it
+ * at net.core.somaxconn). */
+#define ZK_LIMIT_LISTEN_BACKLOG_DEFAULT 511
+
 /* setWatches: number of paths in one request is bounded by the frame. */
 
 #endif

@@ -350,14 +350,16 @@ static bool server_auth(struct server *s, struct conn *c, struct req *r) {
     if (!jute_reader_ok(&rd) || scheme.len <= 0 || data.len < 0)
         return false; /* ZooKeeper fails a null auth buffer with AUTHFAILED too */
     if ((size_t)scheme.len == 6 && memcmp(scheme.p, "digest", 6) == 0) {
-        char digest[1024];
-        uint32_t dlen = data.len > 0 ? (uint32_t)data.len : 0;
-        if (!acl_digest((const char *)data.p, dlen, digest, sizeof(digest)))
-            return false;
-        if (s->cfg.super_digest[0] != '\0' && strcmp(digest, s->cfg.super_digest) == 0 &&
-            !auth_set_add(&c->auth, "super", ""))
-            return false;
-        return auth_set_add(&c->auth, "digest", digest);
+        /* "user:base64(sha1)" is at most the input plus ':' and 28 digest bytes */
+        uint32_t dlen = (uint32_t)data.len;
+        uint32_t cap = dlen + 64;
+        char *digest = zk_xmalloc(cap);
+        bool ok = acl_digest((const char *)data.p, dlen, digest, cap);
+        if (ok && s->cfg.super_digest[0] != '\0' && strcmp(digest, s->cfg.super_digest) == 0)
+            ok = auth_set_add(&c->auth, "super", "");
+        ok = ok && auth_set_add(&c->auth, "digest", digest);
+        zk_free(digest);
+        return ok;
     }
     if ((size_t)scheme.len == 2 && memcmp(scheme.p, "ip", 2) == 0)
         return auth_set_add(&c->auth, "ip", c->ip);
@@ -469,7 +471,7 @@ static void conn_handshake(struct conn *c, const uint8_t *p, uint32_t len) {
     int64_t last_zxid = jute_read_i64(&rd);
     int32_t timeout = jute_read_i32(&rd);
     int64_t session_id = jute_read_i64(&rd);
-    struct jute_bytes passwd = jute_read_bytes(&rd, 64);
+    struct jute_bytes passwd = jute_read_bytes(&rd, ZK_LIMIT_PASSWD_BYTES_MAX);
     if (!jute_reader_ok(&rd)) {
         conn_close(c, "malformed ConnectRequest");
         return;
@@ -994,7 +996,7 @@ static void server_before_sleep(struct server *s) {
 }
 
 int server_run(struct server *s) {
-    struct epoll_event events[256];
+    struct epoll_event events[ZK_LIMIT_EPOLL_EVENTS];
     while (!s->stop) {
         s->input_backlog = false;
         server_before_sleep(s);
@@ -1064,7 +1066,7 @@ static int server_listen(struct server *s, char *err, size_t errlen) {
         close(fd);
         return -1;
     }
-    int backlog = s->cfg.listen_backlog > 0 ? s->cfg.listen_backlog : 511;
+    int backlog = s->cfg.listen_backlog > 0 ? s->cfg.listen_backlog : ZK_LIMIT_LISTEN_BACKLOG_DEFAULT;
     if (listen(fd, backlog) != 0 || net_set_nonblock(fd) != 0) {
         snprintf(err, errlen, "listen: %s", strerror(errno));
         close(fd);
