@@ -57,9 +57,9 @@ $(BUILD)/cclient_test: tests/integration/cclient_test.c
 	  -I/usr/include/zookeeper -o $@ $< -lzookeeper_mt -lpthread
 
 # Java-client integration program (Debian's zookeeper.jar).
-$(BUILD)/java/ZkdJavaTest.class: tests/integration/ZkdJavaTest.java
+$(BUILD)/java/ZkdJavaTest.class: tests/integration/ZkdJavaTest.java tests/integration/TcpRelay.java
 	@mkdir -p $(BUILD)/java
-	javac -nowarn -cp /usr/share/java/zookeeper.jar -d $(BUILD)/java $<
+	javac -nowarn -cp /usr/share/java/zookeeper.jar -d $(BUILD)/java $^
 
 # Load generator (tools/zkbench.c), linked with the same library as zkd.
 $(BUILD)/zkbench: tools/zkbench.c $(LIB)

@@ -323,107 +323,6 @@ public class CuratorTest {
     }
 
     /* A TCP relay in front of the server, so a client's connection can be cut and kept down. */
-    static class Proxy implements AutoCloseable {
-        final ServerSocket ss;
-        final InetSocketAddress up;
-        final List<Socket> live = new ArrayList<>();
-        volatile boolean blocked;
-        volatile boolean closed;
-
-        Proxy(String upstream) throws IOException {
-            int i = upstream.lastIndexOf(':');
-            up = new InetSocketAddress(upstream.substring(0, i), Integer.parseInt(upstream.substring(i + 1)));
-            ss = new ServerSocket(0, 16, InetAddress.getByName("127.0.0.1"));
-            Thread t = new Thread(this::acceptLoop, "proxy-accept");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        String hostport() {
-            return "127.0.0.1:" + ss.getLocalPort();
-        }
-
-        void acceptLoop() {
-            while (!closed) {
-                try {
-                    Socket c = ss.accept();
-                    if (blocked) {
-                        c.close();
-                        continue;
-                    }
-                    Socket s = new Socket();
-                    s.connect(up, 5000);
-                    c.setTcpNoDelay(true);
-                    s.setTcpNoDelay(true);
-                    synchronized (live) {
-                        live.add(c);
-                        live.add(s);
-                    }
-                    pump(c, s);
-                    pump(s, c);
-                } catch (IOException e) {
-                    if (closed) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[65536];
-                try {
-                    InputStream in = from.getInputStream();
-                    OutputStream out = to.getOutputStream();
-                    int n;
-                    while ((n = in.read(buf)) > 0) {
-                        out.write(buf, 0, n);
-                        out.flush();
-                    }
-                } catch (IOException e) {
-                    // connection cut
-                }
-                closeQuietly(from);
-                closeQuietly(to);
-            }, "proxy-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        static void closeQuietly(Socket s) {
-            try {
-                s.close();
-            } catch (IOException e) {
-                // ignore
-            }
-        }
-
-        /* Drops every relayed connection and refuses new ones until restore(). */
-        void cut() {
-            blocked = true;
-            synchronized (live) {
-                for (Socket s : live) {
-                    closeQuietly(s);
-                }
-                live.clear();
-            }
-        }
-
-        void restore() {
-            blocked = false;
-        }
-
-        @Override
-        public void close() {
-            closed = true;
-            try {
-                ss.close();
-            } catch (IOException e) {
-                // ignore
-            }
-            cut();
-        }
-    }
 
     /* Expires a session on the server: attach to it from a second connection with its id and
      * password (the server drops the first connection), then close it there. */
@@ -827,7 +726,7 @@ public class CuratorTest {
     /* ------------------------------------------------------------------ checks: session */
 
     static void checkSessionExpiryAndPersistentNode() throws Exception {
-        try (Proxy proxy = new Proxy(hostport)) {
+        try (TcpRelay proxy = new TcpRelay(hostport)) {
             BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
             CuratorFramework c = track(CuratorFrameworkFactory.builder().connectString(proxy.hostport())
                     .sessionTimeoutMs(SESSION_TIMEOUT_MS).connectionTimeoutMs(CONNECT_TIMEOUT_MS)
@@ -1459,7 +1358,7 @@ public class CuratorTest {
 
 
     static void checkWatchesSurviveReconnect() throws Exception {
-        try (Proxy proxy = new Proxy(hostport)) {
+        try (TcpRelay proxy = new TcpRelay(hostport)) {
             BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
             CuratorFramework c = client(proxy.hostport(), null);
             c.getConnectionStateListenable().addListener((cl, st) -> states.add(st));

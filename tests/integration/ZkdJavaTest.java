@@ -349,111 +349,6 @@ public class ZkdJavaTest {
     /* A forwarding TCP proxy for one upstream; cut() closes every forwarded connection and
      * refuses new ones (accept + close) until resume(). Used to make the Java client
      * reconnect and re-register its watches (setWatches / setWatches2). */
-    static class Proxy implements AutoCloseable {
-        final ServerSocket ss;
-        final InetSocketAddress up;
-        final List<Socket> live = new ArrayList<>();
-        volatile boolean blocked;
-        volatile boolean closed;
-        final Thread acceptor;
-
-        Proxy(String upstream) throws IOException {
-            int i = upstream.lastIndexOf(':');
-            up = new InetSocketAddress(upstream.substring(0, i), Integer.parseInt(upstream.substring(i + 1)));
-            ss = new ServerSocket(0, 16, InetAddress.getByName("127.0.0.1"));
-            acceptor = new Thread(this::acceptLoop, "proxy-accept");
-            acceptor.setDaemon(true);
-            acceptor.start();
-        }
-
-        String hostport() {
-            return "127.0.0.1:" + ss.getLocalPort();
-        }
-
-        void acceptLoop() {
-            while (!closed) {
-                try {
-                    Socket c = ss.accept();
-                    if (blocked) {
-                        c.close();
-                        continue;
-                    }
-                    Socket s = new Socket();
-                    s.connect(up, 5000);
-                    c.setTcpNoDelay(true);
-                    s.setTcpNoDelay(true);
-                    synchronized (live) {
-                        live.add(c);
-                        live.add(s);
-                    }
-                    pump(c, s);
-                    pump(s, c);
-                } catch (IOException e) {
-                    if (closed) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        void pump(Socket from, Socket to) {
-            Thread t = new Thread(() -> {
-                byte[] buf = new byte[65536];
-                try {
-                    InputStream in = from.getInputStream();
-                    OutputStream out = to.getOutputStream();
-                    int n;
-                    while ((n = in.read(buf)) > 0) {
-                        out.write(buf, 0, n);
-                        out.flush();
-                    }
-                } catch (IOException e) {
-                    // connection cut
-                }
-                try {
-                    from.close();
-                } catch (IOException e) {
-                    // ignore
-                }
-                try {
-                    to.close();
-                } catch (IOException e) {
-                    // ignore
-                }
-            }, "proxy-pump");
-            t.setDaemon(true);
-            t.start();
-        }
-
-        void cut() {
-            blocked = true;
-            synchronized (live) {
-                for (Socket s : live) {
-                    try {
-                        s.close();
-                    } catch (IOException e) {
-                        // ignore
-                    }
-                }
-                live.clear();
-            }
-        }
-
-        void resume() {
-            blocked = false;
-        }
-
-        @Override
-        public void close() {
-            closed = true;
-            cut();
-            try {
-                ss.close();
-            } catch (IOException e) {
-                // ignore
-            }
-        }
-    }
 
     /* ------------------------------------------------------------------ checks */
 
@@ -1194,7 +1089,7 @@ public class ZkdJavaTest {
         mk(m, p);
         mk(m, p + "/data", "0");
         mk(m, p + "/pers", "0");
-        try (Proxy px = new Proxy(hostport)) {
+        try (TcpRelay px = new TcpRelay(hostport)) {
             SessionWatcher sw = new SessionWatcher();
             ZooKeeper w = new ZooKeeper(px.hostport(), SESSION_TIMEOUT_MS, sw);
             synchronized (openHandles) {
@@ -1219,7 +1114,7 @@ public class ZkdJavaTest {
             m.setData(p + "/data", b("1"), -1);
             mk(m, p + "/missing");
             mk(m, p + "/during");                // not replayed for persistent watches
-            px.resume();
+            px.restore();
             expect(sw.awaitConnects(2, CONNECT_TIMEOUT_MS), "client did not reconnect");
             expect(w.getSessionId() == sid, "session changed over the reconnect");
             // standard watches: catch-up events from setWatches2 (sent before its reply)

@@ -30,6 +30,7 @@ import zkservers
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_SRC = os.path.join(HERE, "cclient_test.c")
 JAVA_SRC = os.path.join(HERE, "ZkdJavaTest.java")
+RELAY_SRC = os.path.join(HERE, "TcpRelay.java")
 ZK_INCLUDE = "/usr/include/zookeeper"
 
 CONTAINER_CFG = {
@@ -72,7 +73,7 @@ def programs():
         _run_build([os.environ.get("CC", "gcc"), "-std=c11", "-D_GNU_SOURCE", "-g", "-O1",
                     "-Wall", "-Wextra", "-Werror", "-I" + ZK_INCLUDE, "-o", cbin, C_SRC,
                     "-lzookeeper_mt", "-lpthread"])
-        _run_build(["javac", "-nowarn", "-cp", zkservers.ZK_JAR, "-d", jdir, JAVA_SRC])
+        _run_build(["javac", "-nowarn", "-cp", zkservers.ZK_JAR, "-d", jdir, JAVA_SRC, RELAY_SRC])
     yield {"c": cbin, "java": jdir}
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -83,18 +84,7 @@ def start_server(server_factory, cfg):
     ZooKeeper, the container-manager properties it only reads as JVM system properties)."""
     full = dict(CONTAINER_CFG)
     full.update(cfg or {})
-    if target() != "zookeeper":
-        return server_factory(cfg=full)
-    props = " ".join("-D%s=%s" % (k, v) for k, v in full.items() if k.startswith("znode."))
-    old = os.environ.get("JAVA_TOOL_OPTIONS")
-    os.environ["JAVA_TOOL_OPTIONS"] = (old + " " if old else "") + props
-    try:
-        return server_factory(cfg=full)
-    finally:
-        if old is None:
-            del os.environ["JAVA_TOOL_OPTIONS"]
-        else:
-            os.environ["JAVA_TOOL_OPTIONS"] = old
+    return server_factory(cfg=full)  # zkservers passes znode.* to ZooKeeper as -D options
 
 
 def run_program(argv, server, what):

@@ -102,7 +102,8 @@ def build_curator(build):
     classes = os.path.join(build, "curator")
     os.makedirs(classes, exist_ok=True)
     cp = ":".join(os.path.join(JAVA_LIB, j) for j in CURATOR_JARS)
-    _run_build([javac, "-nowarn", "-Xlint:-deprecation", "-cp", cp, "-d", classes, CURATOR_SRC],
+    _run_build([javac, "-nowarn", "-Xlint:-deprecation", "-cp", cp, "-d", classes, CURATOR_SRC,
+                os.path.join(os.path.dirname(CURATOR_SRC), "TcpRelay.java")],
                "CuratorTest.java")
     return classes
 
@@ -134,18 +135,7 @@ def start_server(server_factory, cfg=None):
     ZooKeeper also as the system properties it actually reads)."""
     full = dict(CONTAINER_CFG)
     full.update(cfg or {})
-    if target() != "zookeeper":
-        return server_factory(cfg=full)
-    props = " ".join("-D%s=%s" % (k, v) for k, v in full.items() if k.startswith("znode."))
-    old = os.environ.get("JAVA_TOOL_OPTIONS")
-    os.environ["JAVA_TOOL_OPTIONS"] = (old + " " if old else "") + props
-    try:
-        return server_factory(cfg=full)
-    finally:
-        if old is None:
-            del os.environ["JAVA_TOOL_OPTIONS"]
-        else:
-            os.environ["JAVA_TOOL_OPTIONS"] = old
+    return server_factory(cfg=full)  # zkservers passes znode.* to ZooKeeper as -D options
 
 
 def run_program(argv, server, what, summary):

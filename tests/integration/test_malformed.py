@@ -354,18 +354,14 @@ def test_frame_of_exactly_maxbuffer_is_accepted(server, alive):
         c.close()
 
 
-def test_lower_jute_maxbuffer_from_config(server_factory, monkeypatch):
+def test_lower_jute_maxbuffer_from_config(server_factory):
     # zkd reads jute.maxbuffer from zoo.cfg. DOC: ZooKeeper 3.8 does NOT: a zoo.cfg key
     # jute.maxbuffer becomes the system property zookeeper.jute.maxbuffer, which nothing
     # reads (observed: a 5000-byte frame is still accepted with jute.maxbuffer=4096 in
-    # zoo.cfg). Only the JVM property -Djute.maxbuffer works, so for the reference run we
-    # pass it through JAVA_TOOL_OPTIONS as well.
+    # zoo.cfg). Only the JVM property -Djute.maxbuffer works: zkservers passes it to the
+    # reference as -Djute.maxbuffer (JVM_PROPERTY_KEYS).
     limit = 4096
-    with monkeypatch.context() as m:
-        if TARGET == "zookeeper":
-            prev = os.environ.get("JAVA_TOOL_OPTIONS", "")
-            m.setenv("JAVA_TOOL_OPTIONS", (prev + " -Djute.maxbuffer=%d" % limit).strip())
-        srv = server_factory(cfg={"jute.maxbuffer": str(limit)})
+    srv = server_factory(cfg={"jute.maxbuffer": str(limit)})
     healthy = connect_with_retry(srv.port, 30.0)
     try:
         # exactly the limit: decoded and answered

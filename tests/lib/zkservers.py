@@ -22,6 +22,14 @@ ZK_JAR = "/usr/share/java/zookeeper.jar"
 ZK_CONF_DIR = "/etc/zookeeper/conf"
 
 
+# zoo.cfg keys that Apache ZooKeeper only honours as JVM system properties of exactly
+# this name (it turns unknown zoo.cfg keys into "zookeeper.<key>" properties, which these
+# readers never look at). zkd reads them from zoo.cfg; for ZooKeeper the launcher also
+# passes them as -D options so both servers run the same configuration.
+JVM_PROPERTY_KEYS = ("jute.maxbuffer", "znode.container.checkIntervalMs",
+                     "znode.container.maxNeverUsedIntervalMs", "znode.container.maxPerMinute")
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -107,8 +115,9 @@ class Server:
             java = shutil.which("java") or "/usr/bin/java"
             argv = [java, "-Xmx512m", "-cp", "%s:%s" % (ZK_CONF_DIR, ZK_JAR),
                     "-Dzookeeper.log.dir=%s" % self.dir,
-                    "-Dzookeeper.root.logger=WARN,CONSOLE",
-                    "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg_path]
+                    "-Dzookeeper.root.logger=WARN,CONSOLE"]
+            argv += ["-D%s=%s" % (k, v) for k, v in self.cfg.items() if k in JVM_PROPERTY_KEYS]
+            argv += ["org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg_path]
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         log.close()
