@@ -17,7 +17,7 @@ CFLAGS_MODE := -O2
 LDFLAGS_MODE :=
 endif
 CFLAGS += $(CFLAGS_BASE) $(CFLAGS_MODE)
-LDLIBS := -lcrypto -lm
+LDLIBS := -lcrypto -lz -lm
 
 SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)
@@ -92,7 +92,7 @@ test-integration: $(INTEG_DEPS)
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
 
 # ---- fuzzing (tests/fuzz/README.md) ----
-FUZZ_TARGETS := jute txn config acl pipeline
+FUZZ_TARGETS := jute txn config acl pipeline wal
 
 # (a) corpus replay with the project compiler and flags (gcc + ASan/UBSan in MODE=asan)
 $(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzz_replay.o $(LIB)

@@ -1,0 +1,131 @@
+#include "wal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "base.h"
+
+void wal_encode_header(struct jute_buf *b) {
+    jute_write_i32(b, WAL_MAGIC);
+    jute_write_i32(b, WAL_VERSION);
+    jute_write_i64(b, 0);
+}
+
+void wal_encode_record(struct jute_buf *b, const uint8_t *payload, uint32_t len) {
+    ZK_ASSERT(len > 0 && len <= INT32_MAX);
+    uLong sum = adler32(adler32(0L, Z_NULL, 0), payload, len);
+    jute_write_i64(b, (int64_t)sum);
+    jute_write_i32(b, (int32_t)len);
+    jute_write_raw(b, payload, len);
+    jute_write_u8(b, WAL_EOR);
+}
+
+static uint64_t wal_be64(const uint8_t *p) {
+    return ((uint64_t)jute_be32(p) << 32) | jute_be32(p + 4);
+}
+
+/* Is there a whole, checksummed record at off? Sets *next past it. */
+static bool wal_record_at(const uint8_t *data, uint64_t size, uint64_t off, uint32_t max_record,
+                          uint32_t *len_out, uint64_t *next) {
+    if (size - off < WAL_RECORD_OVERHEAD)
+        return false;
+    uint64_t sum = wal_be64(data + off);
+    int32_t len = (int32_t)jute_be32(data + off + 8);
+    if (len <= 0 || (uint32_t)len > max_record || size - off - 12 < (uint64_t)len + 1)
+        return false;
+    const uint8_t *payload = data + off + 12;
+    if (payload[len] != WAL_EOR)
+        return false;
+    if (sum > 0xffffffffu || adler32(adler32(0L, Z_NULL, 0), payload, (uInt)len) != sum)
+        return false;
+    *len_out = (uint32_t)len;
+    *next = off + 12 + (uint64_t)len + 1;
+    return true;
+}
+
+static bool wal_all_zero(const uint8_t *p, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        if (p[i] != 0)
+            return false;
+    }
+    return true;
+}
+
+int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
+                    void *ctx, struct wal_scan *out) {
+    memset(out, 0, sizeof(*out));
+    if (size < WAL_HEADER_BYTES || (int32_t)jute_be32(data) != WAL_MAGIC ||
+        (int32_t)jute_be32(data + 4) != WAL_VERSION) {
+        out->end = WAL_END_BAD_HEADER;
+        return 0;
+    }
+    uint64_t off = WAL_HEADER_BYTES;
+    for (;;) {
+        out->valid_bytes = off;
+        if (off == size || wal_all_zero(data + off, ZK_MIN(size - off, 12))) {
+            /* end of file, or a zero length/checksum: end of the written part */
+            if (wal_all_zero(data + off, size - off)) {
+                out->end = WAL_END_CLEAN;
+                return 0;
+            }
+        }
+        uint32_t len;
+        uint64_t next;
+        if (!wal_record_at(data, size, off, max_record, &len, &next))
+            break;
+        out->records++;
+        if (fn != NULL) {
+            int rc = fn(ctx, off, data + off + 12, len);
+            if (rc != 0)
+                return rc;
+        }
+        off = next;
+    }
+    /* A damaged record at off: torn tail unless a valid record appears later. */
+    out->bad_offset = off;
+    out->end = WAL_END_TORN;
+    for (uint64_t at = off + 1; at + WAL_RECORD_OVERHEAD <= size; at++) {
+        uint32_t len;
+        uint64_t next;
+        if (data[at] == 0 && wal_all_zero(data + at, ZK_MIN(size - at, 12)))
+            continue; /* zero padding cannot start a record */
+        if (wal_record_at(data, size, at, max_record, &len, &next)) {
+            out->end = WAL_END_CORRUPT;
+            out->next_good_offset = at;
+            break;
+        }
+    }
+    return 0;
+}
+
+const char *wal_end_name(enum wal_end end) {
+    switch (end) {
+    case WAL_END_CLEAN:
+        return "clean";
+    case WAL_END_TORN:
+        return "torn tail";
+    case WAL_END_CORRUPT:
+        return "corrupt";
+    case WAL_END_BAD_HEADER:
+        return "bad header";
+    }
+    return "?";
+}
+
+void wal_file_name(int64_t zxid, char *out, size_t cap) {
+    snprintf(out, cap, "log.%" PRIx64, (uint64_t)zxid);
+}
+
+bool wal_parse_file_name(const char *name, int64_t *zxid) {
+    if (strncmp(name, "log.", 4) != 0 || name[4] == '\0')
+        return false;
+    char *end = NULL;
+    unsigned long long v = strtoull(name + 4, &end, 16);
+    if (*end != '\0')
+        return false;
+    *zxid = (int64_t)v;
+    return true;
+}
