@@ -215,7 +215,7 @@ static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create
 }
 
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
-                              int32_t data_len, struct acl_list *acl, int64_t owner,
+                              int32_t data_len, const struct acl_list *acl, int64_t owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
     struct tree_node *parent = tree_find_parent(t, path, len);
     ZK_ASSERT(parent != NULL);
@@ -301,6 +301,27 @@ void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *ac
     n->acl = tree_acl_intern(t, acl);
     tree_acl_release(t, old);
     n->stat.aversion = aversion;
+}
+
+bool tree_restore_node(struct tree *t, const char *path, uint32_t len, const void *data,
+                       int32_t data_len, const struct acl_list *acl, const struct tree_stat *st) {
+    struct tree_node *n = len == 0 ? t->root : tree_find(t, path, len);
+    if (n == NULL) {
+        if (len < 2 || path[0] != '/' || path[len - 1] == '/')
+            return false;
+        struct tree_node *parent = tree_find_parent(t, path, len);
+        if (parent == NULL)
+            return false;
+        n = tree_create(t, path, len, data, data_len, acl, st->ephemeral_owner,
+                        parent->stat.cversion, st->czxid, st->ctime);
+    } else {
+        if (tree_owner_kind(st->ephemeral_owner) != TREE_NORMAL)
+            return false; /* the root and system nodes are never ephemeral */
+        tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
+        tree_set_acl(t, n, acl, st->aversion);
+    }
+    n->stat = *st;
+    return true;
 }
 
 void tree_node_stat(const struct tree_node *n, struct zk_stat *out) {

@@ -101,7 +101,7 @@ uint32_t tree_acl_count(const struct tree *t);
  * the parent's pzxid moves to zxid only when the counter advances (replay
  * idempotence, as ZooKeeper). acl is borrowed (interned). Never fails. */
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
-                              int32_t data_len, struct acl_list *acl, int64_t ephemeral_owner,
+                              int32_t data_len, const struct acl_list *acl, int64_t ephemeral_owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms);
 /* Deletes a childless node; the parent's pzxid rises to zxid (never lowers). */
 void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid);
@@ -109,6 +109,14 @@ void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_
                    int32_t version, int64_t zxid, int64_t time_ms);
 void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
                   int32_t aversion);
+
+/* Restores a node exactly as persisted (snapshot load): creates it under its
+ * existing parent, or overwrites an existing node (the root and system nodes), with
+ * the given data, ACL (borrowed, interned) and persisted stat. The parent's stat is
+ * left alone (it comes from the snapshot too). Returns false if the parent is
+ * missing or the path is not absolute. */
+bool tree_restore_node(struct tree *t, const char *path, uint32_t len, const void *data,
+                       int32_t data_len, const struct acl_list *acl, const struct tree_stat *st);
 
 void tree_node_stat(const struct tree_node *n, struct zk_stat *out);
 void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);

@@ -1,0 +1,161 @@
+#include "snap.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "acl.h"
+#include "base.h"
+#include "err.h"
+#include "jute.h"
+#include "mem.h"
+
+struct snap_acl_ref {
+    int64_t ref;
+    struct acl_list *acl;
+};
+
+struct snap_ctx {
+    const uint8_t *base;
+    struct jute_reader r;
+    char *err;
+    size_t errlen;
+    struct snap_acl_ref *refs;
+    uint32_t ref_count;
+};
+
+static int snap_fail(struct snap_ctx *c, const char *why) {
+    uint64_t off = (uint64_t)(c->r.p - c->base);
+    snprintf(c->err, c->errlen, "offset %" PRIu64 ": %s", off, why);
+    return ZK_ECORRUPT;
+}
+
+static const struct acl_list *snap_acl_for(const struct snap_ctx *c, int64_t ref) {
+    if (ref == -1)
+        return acl_open_unsafe();
+    for (uint32_t i = 0; i < c->ref_count; i++) {
+        if (c->refs[i].ref == ref)
+            return c->refs[i].acl;
+    }
+    return NULL;
+}
+
+static int snap_read_acls(struct snap_ctx *c, struct snap_info *info) {
+    int32_t n = jute_read_count(&c->r, 12);
+    if (!jute_reader_ok(&c->r) || n < 0)
+        return snap_fail(c, "bad ACL cache count");
+    c->refs = zk_calloc((size_t)n + 1, sizeof(*c->refs));
+    if (c->refs == NULL)
+        return ZK_ENOMEM;
+    for (int32_t i = 0; i < n; i++) {
+        int64_t ref = jute_read_i64(&c->r);
+        struct acl_list *acl = NULL;
+        if (!jute_reader_ok(&c->r) || acl_decode(&c->r, &acl) != ZK_OK || acl == NULL) {
+            acl_unref(acl);
+            return snap_fail(c, "bad ACL cache entry");
+        }
+        c->refs[c->ref_count].ref = ref;
+        c->refs[c->ref_count].acl = acl;
+        c->ref_count++;
+    }
+    info->acls = (uint32_t)n;
+    return ZK_OK;
+}
+
+static int snap_read_nodes(struct snap_ctx *c, uint32_t max_record, struct tree *t,
+                           struct snap_info *info) {
+    for (;;) {
+        struct jute_bytes path = jute_read_bytes(&c->r, max_record);
+        if (!jute_reader_ok(&c->r) || path.len < 0)
+            return snap_fail(c, "truncated node path");
+        if (path.len == 1 && path.p[0] == '/')
+            return ZK_OK; /* end of nodes */
+        struct jute_bytes data = jute_read_bytes(&c->r, max_record);
+        int64_t ref = jute_read_i64(&c->r);
+        struct tree_stat st;
+        st.czxid = jute_read_i64(&c->r);
+        st.mzxid = jute_read_i64(&c->r);
+        st.ctime = jute_read_i64(&c->r);
+        st.mtime = jute_read_i64(&c->r);
+        st.version = jute_read_i32(&c->r);
+        st.cversion = jute_read_i32(&c->r);
+        st.aversion = jute_read_i32(&c->r);
+        st.ephemeral_owner = jute_read_i64(&c->r);
+        st.pzxid = jute_read_i64(&c->r);
+        if (!jute_reader_ok(&c->r))
+            return snap_fail(c, "truncated node record");
+        const struct acl_list *acl = snap_acl_for(c, ref);
+        if (acl == NULL)
+            return snap_fail(c, "node refers to an ACL missing from the cache");
+        if (!tree_restore_node(t, (const char *)path.p, (uint32_t)path.len, data.p, data.len,
+                               acl, &st))
+            return snap_fail(c, "node without its parent, or an invalid path");
+        info->nodes++;
+    }
+}
+
+static int snap_read_seal(struct snap_ctx *c) {
+    uint64_t want = adler32(adler32(0L, Z_NULL, 0), c->base, (uInt)(c->r.p - c->base));
+    int64_t sum = jute_read_i64(&c->r);
+    struct jute_bytes seal = jute_read_bytes(&c->r, 16);
+    if (!jute_reader_ok(&c->r))
+        return snap_fail(c, "missing checksum (truncated snapshot)");
+    if ((uint64_t)sum != want)
+        return snap_fail(c, "checksum mismatch");
+    if (seal.len != 1 || seal.p[0] != '/')
+        return snap_fail(c, "missing end-of-snapshot marker");
+    return ZK_OK;
+}
+
+static int snap_parse(struct snap_ctx *c, uint32_t max_record, struct tree *t,
+                      struct session_table *s, int64_t now_ms, struct snap_info *info) {
+    if (jute_read_i32(&c->r) != SNAP_MAGIC || jute_read_i32(&c->r) != SNAP_VERSION)
+        return snap_fail(c, "not a ZooKeeper snapshot (magic/version)");
+    (void)jute_read_i64(&c->r); /* dbid */
+    int32_t n = jute_read_count(&c->r, 12);
+    if (!jute_reader_ok(&c->r) || n < 0)
+        return snap_fail(c, "bad session count");
+    for (int32_t i = 0; i < n; i++) {
+        int64_t id = jute_read_i64(&c->r);
+        int32_t timeout = jute_read_i32(&c->r);
+        if (!jute_reader_ok(&c->r) || timeout <= 0 || id == 0)
+            return snap_fail(c, "bad session entry");
+        session_add(s, id, timeout, now_ms);
+    }
+    info->sessions = (uint32_t)n;
+    int rc = snap_read_acls(c, info);
+    if (rc == ZK_OK)
+        rc = snap_read_nodes(c, max_record, t, info);
+    if (rc == ZK_OK)
+        rc = snap_read_seal(c);
+    if (rc != ZK_OK)
+        return rc;
+    info->sealed_bytes = (uint64_t)(c->r.p - c->base);
+    if (c->r.left >= 20) { /* optional digest section (3.6+) */
+        info->digest_zxid = jute_read_i64(&c->r);
+        (void)jute_read_i32(&c->r);
+        (void)jute_read_i64(&c->r);
+        if ((rc = snap_read_seal(c)) != ZK_OK)
+            return rc;
+        info->has_digest = true;
+    }
+    return ZK_OK;
+}
+
+int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tree *t,
+              struct session_table *s, int64_t now_ms, struct snap_info *info, char *err,
+              size_t errlen) {
+    struct snap_ctx c = {.base = data, .err = err, .errlen = errlen};
+    memset(info, 0, sizeof(*info));
+    if (size > UINT32_MAX) {
+        snprintf(err, errlen, "snapshot larger than 4 GiB is not supported yet");
+        return ZK_ECORRUPT;
+    }
+    jute_reader_init(&c.r, data, (uint32_t)size);
+    int rc = snap_parse(&c, max_record, t, s, now_ms, info);
+    for (uint32_t i = 0; i < c.ref_count; i++)
+        acl_unref(c.refs[i].acl);
+    zk_free(c.refs);
+    return rc;
+}

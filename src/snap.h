@@ -1,0 +1,47 @@
+/* snap.h — snapshots in ZooKeeper's on-disk format (FileSnap + DataTree.serialize).
+ *
+ * File `snapshot.<zxid, lowercase hex>` in dataDir/version-2:
+ *   header    i32 magic 0x5A4B534E ("ZKSN") | i32 version 2 | i64 dbid -1
+ *   sessions  i32 count, then {i64 id, i32 timeout} x count
+ *   ACL cache i32 count, then {i64 ref, vector<ACL>} x count
+ *   nodes     {ustring path, buffer data, i64 acl ref, StatPersisted} ... in pre-order
+ *             starting with the root under the path "", terminated by the path "/".
+ *             StatPersisted = czxid, mzxid, ctime, mtime (i64), version, cversion
+ *             (the child-create counter), aversion (i32), ephemeralOwner, pzxid (i64).
+ *             ACL ref -1 means the open ACL (world:anyone ALL).
+ *   seal      i64 Adler-32 of every byte before it | ustring "/"
+ *   optional  (3.6+) digest {i64 zxid, i32 version, i64 digest}, seal again;
+ *             (3.9) last processed zxid, seal again.
+ * A ZooKeeper snapshot is fuzzy: it is replayed over by the log from its zxid.
+ *
+ * This module parses and loads (issue 3 in progress: writing and wiring into the
+ * server come next). */
+#ifndef ZK_SNAP_H
+#define ZK_SNAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session.h"
+#include "tree.h"
+
+#define SNAP_MAGIC 0x5A4B534E
+#define SNAP_VERSION 2
+
+struct snap_info {
+    uint32_t sessions;
+    uint32_t acls;
+    uint32_t nodes;
+    uint64_t sealed_bytes; /* offset just after the first seal */
+    bool has_digest;
+    int64_t digest_zxid;
+};
+
+/* Loads a snapshot image into a freshly initialised tree and session table.
+ * Returns ZK_OK, or ZK_ECORRUPT with "offset N: reason" in err (the tree may then
+ * hold part of the image and must be discarded). now_ms arms session expiry. */
+int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tree *t,
+              struct session_table *s, int64_t now_ms, struct snap_info *info, char *err,
+              size_t errlen);
+
+#endif

@@ -1,0 +1,157 @@
+/* test_snap.c — loading a snapshot written by Apache ZooKeeper 3.8
+ * (tests/data/zk38/snapshot.b: two live sessions, an ephemeral, a digest ACL, a
+ * sequential node, null and empty data) into zkd's tree; truncations and bit flips
+ * are refused with an offset. */
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acl.h"
+#include "err.h"
+#include "mem.h"
+#include "session.h"
+#include "snap.h"
+#include "tree.h"
+
+#define MAX_RECORD (2u * 1048575u)
+
+static uint8_t *snap_fixture(uint64_t *size) {
+    FILE *f = fopen("tests/data/zk38/snapshot.b", "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc((size_t)n);
+    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    *size = (uint64_t)n;
+    return p;
+}
+
+static int load(const uint8_t *data, uint64_t size, struct tree *t, struct session_table *s,
+                struct snap_info *info, char *err, size_t errlen) {
+    tree_init(t);
+    session_table_init(s, 2000, 0, 1);
+    return snap_load(data, size, MAX_RECORD, t, s, 0, info, err, errlen);
+}
+
+static void unload(struct tree *t, struct session_table *s) {
+    session_table_deinit(s);
+    tree_deinit(t);
+}
+
+static struct tree_node *find(struct tree *t, const char *p) {
+    return tree_find(t, p, (uint32_t)strlen(p));
+}
+
+TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
+    uint64_t size = 0;
+    uint8_t *data = snap_fixture(&size);
+    ASSERT_NOT_NULL(data);
+    struct tree t;
+    struct session_table s;
+    struct snap_info info;
+    char err[256] = "";
+    ASSERT_OK(load(data, size, &t, &s, &info, err, sizeof(err)));
+    ASSERT_EQ_I64(info.sessions, 2);
+    ASSERT_EQ_I64(info.acls, 3);
+    ASSERT_EQ_I64(info.nodes, 10); /* "", /a, /a/b, /a/s-.., /secret, 3 system, /e, /n */
+    ASSERT_TRUE(info.has_digest);
+    ASSERT_EQ_I64(info.digest_zxid, 0xb);
+    ASSERT_EQ_I64(info.sealed_bytes + 20 + 13, size);
+    ASSERT_EQ_I64(tree_node_count(&t), 10);
+    ASSERT_NOT_NULL(session_find(&s, 0x10000701cd30001LL));
+    ASSERT_EQ_I64(session_find(&s, 0x10000701cd30002LL)->timeout_ms, 30000);
+    /* /a: data, versions, the create counter and pzxid exactly as persisted */
+    struct tree_node *a = find(&t, "/a");
+    ASSERT_NOT_NULL(a);
+    ASSERT_EQ_MEM(a->data, "world", 5);
+    ASSERT_EQ_I64(a->stat.czxid, 4);
+    ASSERT_EQ_I64(a->stat.mzxid, 10);
+    ASSERT_EQ_I64(a->stat.version, 1);
+    ASSERT_EQ_I64(a->stat.cversion, 2);
+    ASSERT_EQ_I64(a->stat.pzxid, 6);
+    ASSERT_EQ_I64(a->stat.ctime, 1795336856070LL);
+    struct zk_stat zs;
+    tree_node_stat(a, &zs);
+    ASSERT_EQ_I64(zs.num_children, 2);
+    ASSERT_EQ_I64(zs.cversion, 2); /* 2 x 2 creations - 2 children */
+    ASSERT_NOT_NULL(find(&t, "/a/s-0000000001"));
+    /* null data stays null; empty stays empty */
+    ASSERT_EQ_I64(find(&t, "/n")->data_len, -1);
+    ASSERT_EQ_I64(find(&t, "/a/b")->data_len, 0);
+    /* the ephemeral is indexed under its session */
+    ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x10000701cd30001LL), 1);
+    ASSERT_EQ_I64(find(&t, "/e")->stat.ephemeral_owner, 0x10000701cd30001LL);
+    /* ACLs: the digest id survives; ref -1 (root) is the open ACL; config is READ only */
+    struct acl_list *sec = find(&t, "/secret")->acl;
+    ASSERT_EQ_I64(sec->count, 1);
+    ASSERT_EQ_STR(sec->e[0].scheme, "digest");
+    ASSERT_EQ_STR(sec->e[0].id, "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ=");
+    ASSERT_TRUE(acl_equal(t.root->acl, acl_open_unsafe()));
+    ASSERT_TRUE(acl_equal(find(&t, "/zookeeper/config")->acl, acl_read_unsafe()));
+    ASSERT_EQ_I64(find(&t, "/zookeeper/config")->stat.aversion, -1);
+    /* root: the create counter and pzxid from the snapshot, visible cversion derived */
+    ASSERT_EQ_I64(t.root->stat.cversion, 4);
+    ASSERT_EQ_I64(t.root->stat.pzxid, 9);
+    unload(&t, &s);
+    free(data);
+}
+
+TEST(snap, every_truncation_is_refused_with_an_offset) {
+    uint64_t size = 0;
+    uint8_t *data = snap_fixture(&size);
+    ASSERT_NOT_NULL(data);
+    struct snap_info info;
+    char err[256];
+    /* up to the first seal, any cut is an error; after it, only the optional digest
+     * section is cut, which must then be rejected too unless cut before it starts */
+    uint64_t sealed = 0;
+    {
+        struct tree t;
+        struct session_table s;
+        ASSERT_OK(load(data, size, &t, &s, &info, err, sizeof(err)));
+        sealed = info.sealed_bytes;
+        unload(&t, &s);
+    }
+    for (uint64_t cut = 0; cut < size; cut++) {
+        struct tree t;
+        struct session_table s;
+        err[0] = '\0';
+        int rc = load(data, cut, &t, &s, &info, err, sizeof(err));
+        if (cut == sealed || (cut > sealed && cut < sealed + 20))
+            ASSERT_OK(rc); /* a complete 3.5-style snapshot without the digest section */
+        else {
+            ASSERT_EQ_I64(rc, ZK_ECORRUPT);
+            ASSERT_TRUE(strncmp(err, "offset ", 7) == 0);
+        }
+        unload(&t, &s);
+    }
+    free(data);
+}
+
+TEST(snap, a_flipped_byte_fails_the_checksum) {
+    uint64_t size = 0;
+    uint8_t *data = snap_fixture(&size);
+    ASSERT_NOT_NULL(data);
+    struct snap_info info;
+    char err[256];
+    uint32_t refused = 0;
+    for (uint64_t at = 16; at < 0x400; at += 7) {
+        data[at] ^= 0x20;
+        struct tree t;
+        struct session_table s;
+        if (load(data, size, &t, &s, &info, err, sizeof(err)) != ZK_OK)
+            refused++;
+        unload(&t, &s);
+        data[at] ^= 0x20;
+    }
+    ASSERT_EQ_I64(refused, (0x400 - 16 + 6) / 7);
+    free(data);
+}
