@@ -159,3 +159,95 @@ int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tr
     zk_free(c.refs);
     return rc;
 }
+
+/* ---- writing ---- */
+
+struct snap_wctx {
+    struct jute_buf *b;
+    const struct tree *t;
+    const struct acl_list **refs; /* index i holds ref i + 1 */
+    uint32_t ref_count;
+    uint32_t ref_cap;
+};
+
+static int64_t snap_ref_of(const struct snap_wctx *w, const struct acl_list *acl) {
+    for (uint32_t i = 0; i < w->ref_count; i++) {
+        if (w->refs[i] == acl)
+            return (int64_t)i + 1;
+    }
+    return 0;
+}
+
+static bool snap_is_open_system(const struct snap_wctx *w, const struct tree_node *n) {
+    bool system = n == w->t->root ||
+                  (n->path_len == 10 && memcmp(n->path, "/zookeeper", 10) == 0) ||
+                  (n->path_len == 16 && memcmp(n->path, "/zookeeper/quota", 16) == 0);
+    return system && acl_equal(n->acl, acl_open_unsafe());
+}
+
+/* Assigns cache refs 1..n in pre-order of first use (linear lookup: the number of
+ * distinct ACLs is small; each is interned once in the tree). */
+static void snap_collect_acls(struct snap_wctx *w, const struct tree_node *n) {
+    if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
+        if (w->ref_count == w->ref_cap) {
+            w->ref_cap = w->ref_cap ? w->ref_cap * 2 : 16;
+            w->refs = zk_xrealloc(w->refs, w->ref_cap * sizeof(*w->refs));
+        }
+        w->refs[w->ref_count++] = n->acl;
+    }
+    for (uint32_t i = 0; i < n->child_count; i++)
+        snap_collect_acls(w, n->children[i]);
+}
+
+static void snap_write_node(struct snap_wctx *w, const struct tree_node *n) {
+    struct jute_buf *b = w->b;
+    if (n == w->t->root)
+        jute_write_i32(b, 0); /* the root is stored under "" */
+    else
+        jute_write_bytes(b, n->path, (int32_t)n->path_len);
+    jute_write_bytes(b, n->data, n->data_len);
+    jute_write_i64(b, snap_is_open_system(w, n) ? -1 : snap_ref_of(w, n->acl));
+    jute_write_i64(b, n->stat.czxid);
+    jute_write_i64(b, n->stat.mzxid);
+    jute_write_i64(b, n->stat.ctime);
+    jute_write_i64(b, n->stat.mtime);
+    jute_write_i32(b, n->stat.version);
+    jute_write_i32(b, n->stat.cversion);
+    jute_write_i32(b, n->stat.aversion);
+    jute_write_i64(b, n->stat.ephemeral_owner);
+    jute_write_i64(b, n->stat.pzxid);
+    for (uint32_t i = 0; i < n->child_count; i++)
+        snap_write_node(w, n->children[i]);
+}
+
+static void snap_write_session(void *ctx, struct session *sess) {
+    struct jute_buf *b = ctx;
+    jute_write_i64(b, sess->id);
+    jute_write_i32(b, sess->timeout_ms);
+}
+
+static void snap_write_seal(struct jute_buf *b) {
+    uLong sum = adler32(adler32(0L, Z_NULL, 0), b->p, b->len);
+    jute_write_i64(b, (int64_t)sum);
+    jute_write_bytes(b, "/", 1);
+}
+
+void snap_write(struct jute_buf *b, const struct tree *t, const struct session_table *s) {
+    ZK_ASSERT(b->len == 0); /* the seal covers the whole image */
+    struct snap_wctx w = {.b = b, .t = t};
+    jute_write_i32(b, SNAP_MAGIC);
+    jute_write_i32(b, SNAP_VERSION);
+    jute_write_i64(b, -1);
+    jute_write_i32(b, (int32_t)session_count(s));
+    session_for_each(s, snap_write_session, b);
+    snap_collect_acls(&w, t->root);
+    jute_write_i32(b, (int32_t)w.ref_count);
+    for (uint32_t i = 0; i < w.ref_count; i++) {
+        jute_write_i64(b, (int64_t)i + 1);
+        acl_encode(b, w.refs[i]);
+    }
+    snap_write_node(&w, t->root);
+    jute_write_bytes(b, "/", 1);
+    snap_write_seal(b);
+    zk_free(w.refs);
+}

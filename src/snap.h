@@ -37,6 +37,12 @@ struct snap_info {
     int64_t digest_zxid;
 };
 
+/* Serialises the tree and sessions as a ZooKeeper snapshot image into b (no
+ * digest section: ZooKeeper 3.8/3.9 treat it as optional). Nodes are written in
+ * pre-order, the root under "", ACLs through a cache with refs 1..n (the open
+ * ACL of the root and system nodes as -1, as ZooKeeper writes them). */
+void snap_write(struct jute_buf *b, const struct tree *t, const struct session_table *s);
+
 /* Loads a snapshot image into a freshly initialised tree and session table.
  * Returns ZK_OK, or ZK_ECORRUPT with "offset N: reason" in err (the tree may then
  * hold part of the image and must be discarded). now_ms arms session expiry. */
