@@ -296,3 +296,21 @@ int main(int argc, char **argv)
     if (n == 0) fprintf(stderr, "no test matched\n");
     return test_failed == 0 && n > 0 ? 0 : 1;
 }
+
+uint8_t *test_read_file(const char *path, uint64_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    uint8_t *p = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        p = malloc(n > 0 ? (size_t)n : 1);
+        if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
+            free(p);
+            p = NULL;
+        }
+    }
+    fclose(f);
+    *size = p != NULL ? (uint64_t)n : 0;
+    return p;
+}

@@ -105,4 +105,8 @@ uint64_t test_rand(void);
             test_fail_mem(__FILE__, __LINE__, #a, #b, test_a_, test_b_, test_n_);                  \
     } while (0)
 
+/* Reads a whole file (test fixtures, relative to the repository root). Returns a
+ * malloc'ed buffer (free with free) and its size, or NULL. */
+uint8_t *test_read_file(const char *path, uint64_t *size);
+
 #endif

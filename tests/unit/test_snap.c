@@ -17,22 +17,6 @@
 
 #define MAX_RECORD (2u * 1048575u)
 
-static uint8_t *snap_fixture(uint64_t *size) {
-    FILE *f = fopen("tests/data/zk38/snapshot.b", "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *size = (uint64_t)n;
-    return p;
-}
 
 static int load(const uint8_t *data, uint64_t size, struct tree *t, struct session_table *s,
                 struct snap_info *info, char *err, size_t errlen) {
@@ -52,7 +36,7 @@ static struct tree_node *find(struct tree *t, const char *p) {
 
 TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
     uint64_t size = 0;
-    uint8_t *data = snap_fixture(&size);
+    uint8_t *data = test_read_file("tests/data/zk38/snapshot.b", &size);
     ASSERT_NOT_NULL(data);
     struct tree t;
     struct session_table s;
@@ -106,7 +90,7 @@ TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
 
 TEST(snap, every_truncation_is_refused_with_an_offset) {
     uint64_t size = 0;
-    uint8_t *data = snap_fixture(&size);
+    uint8_t *data = test_read_file("tests/data/zk38/snapshot.b", &size);
     ASSERT_NOT_NULL(data);
     struct snap_info info;
     char err[256];
@@ -138,7 +122,7 @@ TEST(snap, every_truncation_is_refused_with_an_offset) {
 
 TEST(snap, a_flipped_byte_fails_the_checksum) {
     uint64_t size = 0;
-    uint8_t *data = snap_fixture(&size);
+    uint8_t *data = test_read_file("tests/data/zk38/snapshot.b", &size);
     ASSERT_NOT_NULL(data);
     struct snap_info info;
     char err[256];
@@ -177,7 +161,7 @@ static void cmp_subtree(struct cmp_ctx *c, const struct tree_node *n) {
 
 TEST(snap, written_snapshot_loads_back_identically) {
     uint64_t size = 0;
-    uint8_t *data = snap_fixture(&size);
+    uint8_t *data = test_read_file("tests/data/zk38/snapshot.b", &size);
     ASSERT_NOT_NULL(data);
     struct tree a, b;
     struct session_table sa, sb;

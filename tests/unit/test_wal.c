@@ -16,22 +16,6 @@
 
 #define MAX_RECORD (2u * 1048575u)
 
-static uint8_t *read_fixture(const char *path, uint64_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *size = (uint64_t)n;
-    return p;
-}
 
 struct collect {
     uint64_t offsets[64];
@@ -62,7 +46,7 @@ static int collect_fn(void *ctx, uint64_t offset, const uint8_t *payload, uint32
 
 TEST(wal, zookeeper_written_log_scans_clean_and_decodes) {
     uint64_t size = 0;
-    uint8_t *data = read_fixture("tests/data/zk38/log.1", &size);
+    uint8_t *data = test_read_file("tests/data/zk38/log.1", &size);
     ASSERT_NOT_NULL(data);
     struct collect c;
     memset(&c, 0, sizeof(c));
