@@ -69,8 +69,42 @@ static void apply_delete_node(struct apply_env *env, struct tree_node *n, int64_
     zk_free(path);
 }
 
+/* Replay only: is this op's effect impossible or already present? */
+static bool apply_replay_skip(struct apply_env *env, const struct txn *t,
+                              const struct txn_op *op) {
+    switch (op->type) {
+    case TXN_CREATE:
+    case TXN_CREATE2:
+    case TXN_CREATE_CONTAINER:
+    case TXN_CREATE_TTL: {
+        struct tree_node *parent = tree_find_parent(env->tree, op->path, op->path_len);
+        if (parent == NULL)
+            return true;
+        if (tree_find(env->tree, op->path, op->path_len) == NULL)
+            return false;
+        if (op->parent_cversion > parent->stat.cversion) {
+            parent->stat.cversion = op->parent_cversion;
+            parent->stat.pzxid = t->zxid;
+        }
+        return true;
+    }
+    case TXN_DELETE:
+    case TXN_DELETE_CONTAINER: {
+        struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
+        return n == NULL || n->child_count != 0;
+    }
+    case TXN_SET_DATA:
+    case TXN_SET_ACL:
+        return tree_find(env->tree, op->path, op->path_len) == NULL;
+    default:
+        return false;
+    }
+}
+
 static void apply_op(struct apply_env *env, const struct txn *t, const struct txn_op *op,
                      struct apply_op_result *res) {
+    if (env->replay && apply_replay_skip(env, t, op))
+        return;
     if (res != NULL) {
         res->type = op->type;
         res->err = ZOO_OK;
@@ -146,11 +180,29 @@ static void apply_multi(struct apply_env *env, const struct txn *t, struct apply
     }
 }
 
+static void apply_take_first(void *ctx, struct tree_node *n) {
+    struct tree_node **out = ctx;
+    if (*out == NULL && n->child_count == 0)
+        *out = n;
+}
+
+static struct tree_node *apply_first_ephemeral(struct tree *t, int64_t owner) {
+    struct tree_node *n = NULL;
+    tree_for_each_ephemeral(t, owner, apply_take_first, &n);
+    return n;
+}
+
 static void apply_close_session(struct apply_env *env, const struct txn *t) {
     const struct txn_op *op = &t->op;
     for (uint32_t i = 0; i < op->path_count; i++) {
         struct tree_node *n = tree_find(env->tree, op->paths[i], (uint32_t)strlen(op->paths[i]));
         if (n != NULL && n->stat.ephemeral_owner == t->client_id && n->child_count == 0)
+            apply_delete_node(env, n, t->zxid);
+    }
+    if (env->replay) {
+        /* logs older than ZooKeeper 3.6 carry no path list: drop what is left */
+        struct tree_node *n;
+        while ((n = apply_first_ephemeral(env->tree, t->client_id)) != NULL)
             apply_delete_node(env, n, t->zxid);
     }
     struct session *s = session_find(env->sessions, t->client_id);

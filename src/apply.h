@@ -7,6 +7,7 @@
 #ifndef ZK_APPLY_H
 #define ZK_APPLY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "acl.h"
@@ -45,6 +46,12 @@ struct apply_env {
     apply_session_fn *on_session_closed;
     void *ctx;
     int64_t now_ms; /* monotonic clock, for session buckets */
+    /* Recovery: replaying the log over a snapshot. ZooKeeper's snapshots are
+     * fuzzy (taken while txns apply), so a replayed txn may find its effect
+     * already there: a create of an existing node only raises the parent's
+     * cversion/pzxid, and an op on a missing node is skipped, as ZooKeeper's
+     * own replay (FileTxnSnapLog.processTransaction) does. */
+    bool replay;
     /* internal: the event being delivered */
     const struct acl_list *event_acl;
     int64_t event_zxid;

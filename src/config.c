@@ -10,7 +10,7 @@
 #include "limits.h"
 
 const char config_default_text[] =
-    "# zkd embedded default configuration (standalone, in-memory)\n"
+    "# zkd embedded default configuration (standalone)\n"
     "tickTime=2000\n"
     "clientPort=2181\n"
     "clientPortAddress=127.0.0.1\n"
@@ -33,6 +33,13 @@ void config_defaults(struct config *c) {
     c->container_max_per_minute = ZK_LIMIT_CONTAINER_MAX_PER_MINUTE_DEFAULT;
     c->container_max_never_used_ms = 0;
     c->listen_backlog = -1;
+    c->snap_count = 100000;
+    c->snap_size_limit_kb = 4194304;
+    c->prealloc_kb = 65536;
+    c->force_sync = true;
+    c->fsync_warn_ms = 1000;
+    c->snap_retain_count = 3;
+    c->purge_interval_h = 0;
 }
 
 static int config_bad(char *err, size_t errlen, const char *key, const char *value,
@@ -95,17 +102,21 @@ static const struct config_int_key config_ints[] = {
     CFG_I32("znode.container.maxPerMinute", container_max_per_minute, 1, INT32_MAX),
     CFG_I64("znode.container.maxNeverUsedIntervalMs", container_max_never_used_ms, 0,
             INT64_MAX / 2),
+    CFG_I32("snapCount", snap_count, 1, INT32_MAX),
+    CFG_I64("snapSizeLimitInKb", snap_size_limit_kb, INT64_MIN / 2, INT64_MAX / 2048),
+    CFG_I64("preAllocSize", prealloc_kb, 1, INT64_MAX / 2048),
+    CFG_I64("fsync.warningthresholdms", fsync_warn_ms, 0, INT64_MAX / 2),
+    CFG_I32("autopurge.snapRetainCount", snap_retain_count, 1, INT32_MAX),
+    CFG_I32("autopurge.purgeInterval", purge_interval_h, 0, 596523), /* hours -> ms fits i64 */
 };
 
 /* Keys ZooKeeper knows that zkd accepts but does not act on yet. */
 static const char *const config_ignored[] = {
-    "initLimit", "syncLimit", "dataLogDir", "snapCount", "preAllocSize", "forceSync",
-    "autopurge.snapRetainCount", "autopurge.purgeInterval", "admin.enableServer",
+    "initLimit", "syncLimit", "admin.enableServer",
     "admin.serverPort", "admin.serverAddress", "admin.commandURL", "standaloneEnabled",
     "localSessionsEnabled", "localSessionsUpgradingEnabled", "electionAlg",
     "metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
-    "metricsProvider.exportJvmInfo", "quorumListenOnAllIPs", "peerType", "snapSizeLimitInKb",
-    "txnLogSizeLimitInKb", "syncEnabled", "maxSessionTimeout_", "audit.enable",
+    "metricsProvider.exportJvmInfo", "quorumListenOnAllIPs", "peerType", "txnLogSizeLimitInKb", "syncEnabled", "maxSessionTimeout_", "audit.enable",
     "digest.enabled", "snapshot.compression.method", "sessionRequireClientSASLAuth",
     "enforce.auth.enabled", "enforce.auth.schemes", "skipACL", "dynamicConfigFile",
 };
@@ -162,6 +173,11 @@ int config_set(struct config *c, const char *key_in, const char *value, char *er
             return config_bad(err, errlen, key_in, value, "expected true or false");
         return 0;
     }
+    if (strcmp(key, "forceSync") == 0) {
+        if (!config_parse_bool(value, &c->force_sync))
+            return config_bad(err, errlen, key_in, value, "expected yes or no");
+        return 0;
+    }
     if (strcmp(key, "reconfigEnabled") == 0) {
         if (!config_parse_bool(value, &c->reconfig_enabled))
             return config_bad(err, errlen, key_in, value, "expected true or false");
@@ -183,8 +199,6 @@ int config_set(struct config *c, const char *key_in, const char *value, char *er
     }
     for (size_t i = 0; i < ZK_ARRAY_LEN(config_ignored); i++) {
         if (strcmp(key, config_ignored[i]) == 0) {
-            if (strcmp(key, "dataLogDir") == 0)
-                break;
             snprintf(msg, sizeof(msg), "note: %s=%s is accepted but has no effect in zkd yet",
                      key_in, value);
             if (warn)
@@ -297,6 +311,14 @@ int config_finish(struct config *c, char *err, size_t errlen) {
     }
     if (c->client_addr[0] == '\0')
         snprintf(c->client_addr, sizeof(c->client_addr), "0.0.0.0");
+    if (c->data_log_dir[0] == '\0')
+        memcpy(c->data_log_dir, c->data_dir, sizeof(c->data_log_dir));
+    /* ZooKeeper's floors: snapCount 2 (SyncRequestProcessor), snapRetainCount 3
+     * (DatadirCleanupManager) */
+    if (c->snap_count < 2)
+        c->snap_count = 2;
+    if (c->snap_retain_count < 3)
+        c->snap_retain_count = 3;
     return 0;
 }
 

@@ -33,6 +33,14 @@ struct config {
     int64_t container_max_never_used_ms;
     int32_t listen_backlog;
     int64_t server_id;
+    /* durability (store.c) */
+    int32_t snap_count;          /* snapCount: txns between snapshots (randomised) */
+    int64_t snap_size_limit_kb;  /* snapSizeLimitInKb: log bytes between snapshots, <=0 off */
+    int64_t prealloc_kb;         /* preAllocSize: log file growth step, KiB */
+    bool force_sync;             /* forceSync: fsync the log before replying */
+    int64_t fsync_warn_ms;       /* fsync.warningthresholdms */
+    int32_t snap_retain_count;   /* autopurge.snapRetainCount (at least 3) */
+    int32_t purge_interval_h;    /* autopurge.purgeInterval, hours; 0 = off */
 };
 
 /* Writes a warning line for an unknown or ignored key (stderr by default). */

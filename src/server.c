@@ -179,6 +179,7 @@ static struct pending *server_enqueue_txn(struct server *s, struct txn *t, struc
         r->pending = p;
     queue_insert_tail(&s->commit, &p->link);
     s->commit_count++;
+    store_append(s->store, &p->txn);
     return p;
 }
 
@@ -298,11 +299,14 @@ static void server_apply_one(struct server *s, struct pending *p) {
     apply_result_deinit(&res);
 }
 
-/* Applies everything in the commit queue (standalone: commit is immediate; the
- * log's group commit slots in here), then resumes the connections involved. */
+/* Applies the txns of the commit queue that the log made durable, in zxid
+ * order, then resumes the connections involved. */
 static void server_commit(struct server *s) {
+    int64_t durable = s->store != NULL ? store_durable_zxid(s->store) : INT64_MAX;
     while (!queue_empty(&s->commit)) {
         struct pending *p = QUEUE_DATA(queue_head(&s->commit), struct pending, link);
+        if (p->txn.zxid > durable)
+            break;
         queue_remove(&p->link);
         s->commit_count--;
         server_apply_one(s, p);
@@ -953,6 +957,7 @@ static void server_timers(struct server *s) {
         s->next_container_check_ms = now + s->cfg.container_check_ms;
         server_check_containers(s);
     }
+    s->store_poll_ms = now + store_poll(s->store, now);
 }
 
 static int server_poll_timeout(struct server *s) {
@@ -960,6 +965,8 @@ static int server_poll_timeout(struct server *s) {
     int64_t next = session_next_expiration(&s->sessions);
     if (s->next_container_check_ms < next)
         next = s->next_container_check_ms;
+    if (s->store_poll_ms < next)
+        next = s->store_poll_ms;
     if (!queue_empty(&s->handshaking)) {
         struct conn *c = QUEUE_DATA(queue_head(&s->handshaking), struct conn, hs_link);
         if (c->hs_deadline_ms < next)
@@ -993,6 +1000,15 @@ static void server_before_sleep(struct server *s) {
             conn_flush(c);
     }
     server_reap_dead(s);
+    store_kick(s->store);
+    if (s->snapshot_requested) {
+        s->snapshot_requested = 0;
+        store_request_snapshot(s->store);
+    }
+    /* between two applies: the tree is exactly the state after last_zxid */
+    if (store_snapshot_due(s->store) &&
+        store_snapshot_start(s->store, &s->tree, &s->sessions, s->last_zxid) == 0)
+        s->snapshots_started++;
 }
 
 int server_run(struct server *s) {
@@ -1011,6 +1027,10 @@ int server_run(struct server *s) {
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
                 server_accept(s);
+                continue;
+            }
+            if (events[i].data.ptr == (void *)s->store) {
+                store_ack(s->store); /* server_commit runs before the next sleep */
                 continue;
             }
             struct conn *c = events[i].data.ptr;
@@ -1033,6 +1053,10 @@ int server_run(struct server *s) {
 }
 
 void server_request_stop(struct server *s) { s->stop = 1; }
+
+void server_request_snapshot(struct server *s) { s->snapshot_requested = 1; }
+
+const struct store_recovery *server_recovery(const struct server *s) { return &s->recovery; }
 
 static int server_listen(struct server *s, char *err, size_t errlen) {
     struct sockaddr_storage ss;
@@ -1080,20 +1104,7 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     struct server *s = zk_xcalloc(1, sizeof(*s));
     s->cfg = *cfg;
     s->listen_fd = -1;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->epfd < 0) {
-        snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
-        zk_free(s);
-        return -1;
-    }
-    if (server_listen(s, err, errlen) != 0) {
-        close(s->epfd);
-        zk_free(s);
-        return -1;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) != 0)
-        ZK_PANIC("epoll_ctl(listen) failed: %s", strerror(errno));
+    s->epfd = -1;
     int64_t now = server_mono_ms();
     s->start_ms = now;
     tree_init(&s->tree);
@@ -1103,15 +1114,56 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     session_table_init(&s->sessions, cfg->tick_ms, now, tracker_id);
     s->sessions.next_id = session_initial_id(server_wall_ms(), tracker_id);
     watch_mgr_init(&s->watches);
-    prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
-    s->prep.reconfig_enabled = cfg->reconfig_enabled;
     queue_init(&s->conns);
     queue_init(&s->handshaking);
     queue_init(&s->commit);
     map_init(&s->ips);
+    struct store_config sc = {
+        .data_dir = cfg->data_dir,
+        .log_dir = cfg->data_log_dir[0] != '\0' ? cfg->data_log_dir : cfg->data_dir,
+        .force_sync = cfg->force_sync,
+        .prealloc_bytes = cfg->prealloc_kb * 1024,
+        .fsync_warn_ms = cfg->fsync_warn_ms,
+        .snap_count = cfg->snap_count,
+        .snap_size_limit = cfg->snap_size_limit_kb * 1024,
+        .snap_retain_count = cfg->snap_retain_count,
+        .purge_interval_ms = (int64_t)cfg->purge_interval_h * 3600 * 1000,
+        .max_record = cfg->max_buffer + 1024, /* payload = request data + txn header */
+        .seed = (uint64_t)server_wall_ms() ^ ((uint64_t)getpid() << 32),
+    };
+    if (store_open(&s->store, &sc, &s->tree, &s->sessions, now, &s->recovery, err, errlen) != 0)
+        goto fail;
+    s->last_zxid = s->next_zxid = s->recovery.last_zxid;
+    prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
+    s->prep.reconfig_enabled = cfg->reconfig_enabled;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0) {
+        snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+        goto fail_prep;
+    }
+    if (server_listen(s, err, errlen) != 0)
+        goto fail_prep;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) != 0)
+        ZK_PANIC("epoll_ctl(listen) failed: %s", strerror(errno));
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = s->store};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, store_event_fd(s->store), &sev) != 0)
+        ZK_PANIC("epoll_ctl(store) failed: %s", strerror(errno));
     s->next_container_check_ms = now + cfg->container_check_ms;
     *out = s;
     return 0;
+fail_prep:
+    prep_deinit(&s->prep);
+    store_close(s->store);
+    if (s->epfd >= 0)
+        close(s->epfd);
+fail:
+    map_deinit(&s->ips);
+    watch_mgr_deinit(&s->watches);
+    session_table_deinit(&s->sessions);
+    tree_deinit(&s->tree);
+    zk_free(s);
+    return -1;
 }
 
 void server_destroy(struct server *s) {
@@ -1119,6 +1171,10 @@ void server_destroy(struct server *s) {
     QUEUE_FOREACH(q, &s->conns) {
         conn_close(QUEUE_DATA(q, struct conn, link), NULL);
     }
+    /* every txn handed to the log is made durable before the log closes */
+    store_kick(s->store);
+    store_close(s->store);
+    s->store = NULL;
     server_commit(s);
     server_reap_dead(s);
     ZK_ASSERT(s->commit_count == 0 && s->outstanding == 0);

@@ -14,6 +14,11 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
 int server_run(struct server *s);
 /* Async-signal-safe. */
 void server_request_stop(struct server *s);
+/* Async-signal-safe: take a snapshot now (SIGUSR1). */
+void server_request_snapshot(struct server *s);
+struct store_recovery;
+/* What recovery found at startup. */
+const struct store_recovery *server_recovery(const struct server *s);
 void server_destroy(struct server *s);
 
 #endif

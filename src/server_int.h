@@ -13,6 +13,7 @@
 #include "prep.h"
 #include "queue.h"
 #include "session.h"
+#include "store.h"
 #include "tree.h"
 #include "txn.h"
 #include "watch.h"
@@ -119,6 +120,11 @@ struct server {
     uint64_t packets_received, packets_sent;
     uint64_t auth_failed;
     char super_user[256]; /* "super" digest user of cfg.super_digest */
+    struct store *store;  /* NULL once closed at shutdown */
+    struct store_recovery recovery;
+    volatile sig_atomic_t snapshot_requested; /* SIGUSR1 */
+    int64_t snapshots_started;
+    int64_t store_poll_ms; /* when store_poll wants to run next */
 };
 
 /* Monotonic and wall clocks in milliseconds. */

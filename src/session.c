@@ -48,6 +48,13 @@ void session_table_deinit(struct session_table *t) {
     map_deinit(&t->buckets);
 }
 
+void session_table_reinit(struct session_table *t, int64_t now_ms) {
+    int64_t tick = t->tick_ms, next_id = t->next_id;
+    session_table_deinit(t);
+    session_table_init(t, tick, now_ms, 0);
+    t->next_id = next_id;
+}
+
 int64_t session_next_id(struct session_table *t) {
     int64_t id;
     do {

@@ -39,6 +39,8 @@ struct session_table {
 void session_table_init(struct session_table *t, int64_t tick_ms, int64_t now_ms,
                         int64_t server_id);
 void session_table_deinit(struct session_table *t);
+/* Drops every session, keeping the tick and the id generator. */
+void session_table_reinit(struct session_table *t, int64_t now_ms);
 
 /* ZooKeeper's initial session id: ((ms << 24) >>> 8) | (sid << 56). */
 int64_t session_initial_id(int64_t now_ms, int64_t server_id);

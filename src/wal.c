@@ -46,13 +46,27 @@ static bool wal_record_at(const uint8_t *data, uint64_t size, uint64_t off, uint
     return true;
 }
 
-static bool wal_all_zero(const uint8_t *p, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) {
-        if (p[i] != 0)
-            return false;
+/* Offset of the first non-zero byte in [from, size), or size. Word at a time:
+ * logs are preallocated, so recovery walks megabytes of zeros. */
+static uint64_t wal_next_nonzero(const uint8_t *data, uint64_t from, uint64_t size) {
+    uint64_t i = from;
+    while (i < size && (i & 7) != 0 && data[i] == 0)
+        i++;
+    if (i < size && data[i] != 0)
+        return i;
+    while (size - i >= 64) {
+        uint64_t w[8];
+        memcpy(w, data + i, sizeof(w));
+        if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0)
+            break;
+        i += 64;
     }
-    return true;
+    while (i < size && data[i] == 0)
+        i++;
+    return i;
 }
+
+static bool wal_all_zero(const uint8_t *p, uint64_t n) { return wal_next_nonzero(p, 0, n) == n; }
 
 int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
                     void *ctx, struct wal_scan *out) {
@@ -90,8 +104,17 @@ int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal
     for (uint64_t at = off + 1; at + WAL_RECORD_OVERHEAD <= size; at++) {
         uint32_t len;
         uint64_t next;
-        if (data[at] == 0 && wal_all_zero(data + at, ZK_MIN(size - at, 12)))
-            continue; /* zero padding cannot start a record */
+        if (data[at] == 0 && wal_all_zero(data + at, ZK_MIN(size - at, 12))) {
+            /* Zero padding cannot start a record. A record begins with its 8-byte
+             * checksum, whose non-zero Adler-32 ends it, so a record after a zero
+             * run starts at most 7 bytes before the run's first non-zero byte. */
+            uint64_t nz = wal_next_nonzero(data, at, size);
+            if (nz >= size)
+                break;
+            if (nz > at + 8)
+                at = nz - 8; /* the loop's at++ makes it nz - 7 */
+            continue;
+        }
         if (wal_record_at(data, size, at, max_record, &len, &next)) {
             out->end = WAL_END_CORRUPT;
             out->next_good_offset = at;

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-import zkservers
 from kazoo.exceptions import NoChildrenForEphemeralsError, NodeExistsError
 from kazoo.protocol.states import KeeperState
 
@@ -234,9 +233,6 @@ def restart(srv):
     wait_for_sessions(srv)
 
 
-@pytest.mark.xfail(zkservers.default_target() == "zkd", strict=True,
-                   reason="zkd keeps data in memory only until persistence lands (issue 3); "
-                          "strict: this must start failing the suite once it passes")
 def test_restart_keeps_data_and_sessions(fresh_server, zk_factory, path):
     srv = fresh_server()
     c = zk_factory(srv, timeout=10.0)  # long enough to outlive the restart

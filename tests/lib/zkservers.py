@@ -69,8 +69,12 @@ class Server:
     ZooKeeper turns unknown keys into zookeeper.* system properties, as zkd reads them.
     """
 
-    def __init__(self, kind=None, cfg=None, tick_ms=2000):
+    def __init__(self, kind=None, cfg=None, tick_ms=2000, keep_dir=False):
         self.kind = kind or default_target()
+        # keep_dir: stop() leaves self.dir (zoo.cfg, server.log, the default dataDir) in
+        # place; the caller removes it with cleanup(). A dataDir passed in cfg lies outside
+        # self.dir and is never removed by this class, whatever keep_dir says.
+        self.keep_dir = keep_dir
         if self.kind not in ("zkd", "zookeeper"):
             raise ValueError("unknown server kind %r" % self.kind)
         self.dir = tempfile.mkdtemp(prefix="zkt-%s-" % self.kind)
@@ -164,8 +168,30 @@ class Server:
         self.proc = None
         if check and self.kind == "zkd" and rc != 0:
             raise RuntimeError("zkd exited with %s (sanitizer report?); log:\n%s" % (rc, self.log()))
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not self.keep_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+    def kill(self, timeout=20):
+        """SIGKILL by PID (a crash: no shutdown code runs) and wait for the exit. Removes
+        nothing: self.dir and the dataDir stay for a restart (start() again) or for
+        inspection. Call cleanup() to remove self.dir afterwards (stop() after kill() is a
+        no-op and removes nothing). Returns the exit status (-9), or None if not running."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            self.proc.send_signal(signal.SIGKILL)
+            rc = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        """Remove self.dir (zoo.cfg, server.log, the default dataDir). Stops the server
+        first if it is still running."""
+        if self.proc is not None:
+            self.stop(check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()

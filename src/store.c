@@ -1,0 +1,1025 @@
+/* store.c — recovery, the log-writer thread, snapshots, purge, epoch files.
+ *
+ * Snapshot mechanism: a forked child. The event loop calls store_snapshot_start
+ * between two applies, so the tree and session table are exactly the state after
+ * `zxid` — never a half-applied multi, because apply runs a whole txn at a time on
+ * the loop thread. fork() gives the child a copy-on-write image of that state; the
+ * loop goes on serving at once (the pause is fork's page-table copy, about a
+ * millisecond per 500 MB of heap), and pages it modifies are copied lazily. The
+ * child closes every inherited descriptor (so clients and the listening port never
+ * outlive the server), lowers its priority, dies with its parent, serialises the
+ * image with snap_write, writes it to tmp.snapshot.<zxid>, fsyncs, renames it to
+ * snapshot.<zxid>, fsyncs the directory and _exits. Unlike ZooKeeper's fuzzy
+ * snapshots, ours are consistent at their zxid, and hold only txns that were
+ * already durable in the log (txns are applied after their fsync). A fuzzy
+ * snapshot in a thread was the alternative; it would need the tree to be safe
+ * for concurrent reads, which the single-threaded design avoids everywhere else.
+ *
+ * The log writer: the loop encodes records into `pending` under the mutex; the
+ * writer swaps it for its own buffer, write()s it (switching files at the roll
+ * points the loop marked), fdatasyncs once, publishes the last zxid of the batch
+ * as durable and signals the loop's eventfd. Files grow by preAllocSize (sparse,
+ * like ZooKeeper's padding), so most fdatasyncs need no file-size update. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "base.h"
+#include "err.h"
+#include "jute.h"
+#include "mem.h"
+#include "snap.h"
+#include "wal.h"
+
+#define STORE_ROLLS_MAX 8
+#define STORE_NAME_MAX 64
+
+struct store_roll {
+    uint64_t offset; /* in the pending buffer: the record starting the new file */
+    int64_t zxid;
+};
+
+struct store {
+    struct store_config cfg;
+    char snap_dir[4200];
+    char log_dir[4200];
+    /* shared with the writer, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct jute_buf pending;
+    int64_t pending_first_zxid; /* 0 when pending is empty */
+    int64_t pending_last_zxid;
+    struct store_roll rolls[STORE_ROLLS_MAX];
+    uint32_t roll_count;
+    bool stop;
+    int64_t durable_zxid; /* written by the writer, read with __atomic */
+    /* loop-owned */
+    struct jute_buf scratch;
+    bool kicked;
+    bool roll_next;      /* the next appended record starts a new log file */
+    int64_t appended_zxid;
+    int64_t txns_since_snap;
+    int64_t bytes_since_snap;
+    int64_t snap_threshold;
+    bool snap_requested;
+    bool snap_wanted;
+    uint64_t rng;
+    pid_t child;
+    int64_t child_zxid;
+    int64_t child_started_ms;
+    int64_t next_purge_ms;
+    int efd;
+    /* writer-owned */
+    pthread_t thread;
+    struct jute_buf wbuf;
+    int log_fd;
+    char log_name[STORE_NAME_MAX];
+    uint64_t log_pos;
+    uint64_t log_alloc;
+};
+
+static int64_t store_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- files and directories ---- */
+
+static int store_mkdirs(const char *path, char *err, size_t errlen) {
+    char buf[4200];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+        snprintf(err, errlen, "path too long: %s", path);
+        return -1;
+    }
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", buf);
+        return -1;
+    }
+    return 0;
+}
+
+static int store_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+struct store_file {
+    int64_t zxid;
+    char name[STORE_NAME_MAX];
+};
+
+static int store_file_cmp(const void *a, const void *b) {
+    const struct store_file *x = a, *y = b;
+    return x->zxid < y->zxid ? -1 : x->zxid > y->zxid;
+}
+
+static bool store_parse_snap_name(const char *name, int64_t *zxid) {
+    if (strncmp(name, "snapshot.", 9) != 0 || name[9] == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(name + 9, &end, 16);
+    if (*end != '\0' || errno != 0)
+        return false;
+    *zxid = (int64_t)v;
+    return true;
+}
+
+/* Lists "snapshot.*" or "log.*" files, sorted by zxid ascending. */
+static int store_list(const char *dir, bool snapshots, struct store_file **out, uint32_t *count) {
+    *out = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    uint32_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int64_t zxid;
+        bool ok = snapshots ? store_parse_snap_name(e->d_name, &zxid)
+                            : wal_parse_file_name(e->d_name, &zxid);
+        if (!ok || strlen(e->d_name) >= STORE_NAME_MAX)
+            continue;
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = zk_xrealloc(*out, (size_t)cap * sizeof(**out));
+        }
+        (*out)[*count].zxid = zxid;
+        memcpy((*out)[*count].name, e->d_name, strlen(e->d_name) + 1);
+        (*count)++;
+    }
+    closedir(d);
+    if (*count > 1)
+        qsort(*out, *count, sizeof(**out), store_file_cmp);
+    return 0;
+}
+
+struct store_map {
+    const uint8_t *p;
+    uint64_t size;
+};
+
+static int store_map_file(const char *path, struct store_map *m, char *err, size_t errlen) {
+    m->p = NULL;
+    m->size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    m->size = (uint64_t)sb.st_size;
+    if (m->size > 0) {
+        void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        m->p = p;
+    }
+    close(fd);
+    return 0;
+}
+
+static void store_unmap(struct store_map *m) {
+    if (m->p != NULL)
+        munmap((void *)m->p, m->size);
+    m->p = NULL;
+}
+
+/* ---- snapshots ---- */
+
+static int store_write_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static const char *store_errno_hint(int e) {
+    return e == ENOSPC ? " (the disk is full)" : e == EDQUOT ? " (disk quota exceeded)" : "";
+}
+
+int store_write_snapshot(const char *data_dir, const struct tree *t,
+                         const struct session_table *s, int64_t zxid, char *err, size_t errlen) {
+    char dir[4200], tmp[4300], final[4300];
+    snprintf(dir, sizeof(dir), "%s/version-2", data_dir);
+    snprintf(tmp, sizeof(tmp), "%s/tmp.snapshot.%" PRIx64, dir, (uint64_t)zxid);
+    snprintf(final, sizeof(final), "%s/snapshot.%" PRIx64, dir, (uint64_t)zxid);
+    struct jute_buf b;
+    jute_buf_init(&b);
+    snap_write(&b, t, s);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    } else if (store_write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot write %s: %s%s", tmp, strerror(e), store_errno_hint(e));
+    } else if (rename(tmp, final) != 0) {
+        snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+    } else if (store_fsync_dir(dir) != 0) {
+        snprintf(err, errlen, "cannot fsync %s: %s", dir, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        unlink(tmp);
+    jute_buf_deinit(&b);
+    return rc;
+}
+
+static int64_t store_snap_threshold(struct store *st) {
+    /* ZooKeeper: snapCount/2 + a random share of snapCount/2, so that servers of
+     * an ensemble do not all snapshot at once. */
+    int64_t half = st->cfg.snap_count / 2;
+    st->rng = st->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    int64_t r = half > 0 ? (int64_t)((st->rng >> 33) % (uint64_t)half) : 0;
+    return half + r;
+}
+
+bool store_snapshot_due(const struct store *st) { return st->snap_wanted && st->child <= 0; }
+
+bool store_snapshot_running(const struct store *st) { return st->child > 0; }
+
+void store_request_snapshot(struct store *st) {
+    st->snap_requested = true;
+    st->snap_wanted = true;
+    st->roll_next = true;
+}
+
+static void store_child_close_fds(void) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 3, ~0U, 0) == 0)
+        return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+        close((int)fd);
+}
+
+int store_snapshot_start(struct store *st, const struct tree *t, const struct session_table *s,
+                         int64_t zxid) {
+    if (st->child > 0)
+        return -1;
+    st->snap_wanted = false;
+    st->snap_requested = false;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "zkd: cannot fork to write a snapshot: %s (will retry at the next one)\n",
+                strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        store_child_close_fds();
+        setpriority(PRIO_PROCESS, 0, 10);
+        char err[512];
+        if (store_write_snapshot(st->cfg.data_dir, t, s, zxid, err, sizeof(err)) != 0) {
+            fprintf(stderr, "zkd: snapshot at zxid 0x%" PRIx64 " failed: %s\n", (uint64_t)zxid,
+                    err);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    st->child = pid;
+    st->child_zxid = zxid;
+    st->child_started_ms = store_mono_ms();
+    return 0;
+}
+
+static void store_reap(struct store *st, bool block) {
+    if (st->child <= 0)
+        return;
+    int status = 0;
+    pid_t r;
+    do {
+        r = waitpid(st->child, &status, block ? 0 : WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return;
+    if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        fprintf(stderr, "zkd: snapshot.%" PRIx64 " written in %" PRId64 " ms\n",
+                (uint64_t)st->child_zxid, store_mono_ms() - st->child_started_ms);
+    } else {
+        fprintf(stderr, "zkd: snapshot at zxid 0x%" PRIx64 " was not written (status %d); "
+                "the log still holds every txn\n", (uint64_t)st->child_zxid, status);
+    }
+    st->child = 0;
+}
+
+/* ---- purge ---- */
+
+/* ZooKeeper's quick validity test (SnapStream.isValidSnapshot): at least 10
+ * bytes, ending with the seal's "/" string. */
+static bool store_snap_looks_valid(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat sb;
+    uint8_t tail[5];
+    bool ok = fstat(fd, &sb) == 0 && sb.st_size >= 10 &&
+              pread(fd, tail, 5, sb.st_size - 5) == 5 && jute_be32(tail) == 1 && tail[4] == '/';
+    close(fd);
+    return ok;
+}
+
+int store_purge(const char *data_dir, const char *log_dir, int32_t retain) {
+    char sdir[4200], ldir[4200], path[4400];
+    snprintf(sdir, sizeof(sdir), "%s/version-2", data_dir);
+    snprintf(ldir, sizeof(ldir), "%s/version-2", log_dir);
+    struct store_file *snaps = NULL, *logs = NULL;
+    uint32_t ns = 0, nl = 0;
+    int removed = 0;
+    if (store_list(sdir, true, &snaps, &ns) != 0 || store_list(ldir, false, &logs, &nl) != 0)
+        goto out;
+    /* the retain newest valid snapshots, newest first */
+    int32_t kept = 0;
+    int64_t least = -1;
+    for (uint32_t i = ns; i-- > 0 && kept < retain;) {
+        snprintf(path, sizeof(path), "%s/%s", sdir, snaps[i].name);
+        if (store_snap_looks_valid(path)) {
+            kept++;
+            least = snaps[i].zxid;
+        }
+    }
+    if (kept < retain)
+        goto out; /* not enough snapshots yet: keep everything */
+    for (uint32_t i = 0; i < ns; i++) {
+        if (snaps[i].zxid >= least)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", sdir, snaps[i].name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    /* keep the newest log starting at or before least (it holds the txns after
+     * that snapshot) and every later one */
+    int64_t keep_from = INT64_MIN;
+    for (uint32_t i = 0; i < nl; i++) {
+        if (logs[i].zxid <= least)
+            keep_from = logs[i].zxid;
+    }
+    for (uint32_t i = 0; i < nl; i++) {
+        if (logs[i].zxid >= keep_from)
+            break;
+        snprintf(path, sizeof(path), "%s/%s", ldir, logs[i].name);
+        if (unlink(path) == 0)
+            removed++;
+    }
+out:
+    zk_free(snaps);
+    zk_free(logs);
+    return removed;
+}
+
+/* ---- epoch files ---- */
+
+int store_read_epoch(const char *data_dir, const char *name, int64_t *out, char *err,
+                     size_t errlen) {
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/version-2/%s", data_dir, name);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[64];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(buf, &end, 10);
+    if (n == 0 || *end != '\0' || errno != 0) {
+        snprintf(err, errlen, "%s: not a number: '%.32s'", path, buf);
+        return -1;
+    }
+    *out = v;
+    return 1;
+}
+
+int store_write_epoch(const char *data_dir, const char *name, int64_t value, char *err,
+                      size_t errlen) {
+    char dir[4200], tmp[4300], path[4300], text[32];
+    snprintf(dir, sizeof(dir), "%s/version-2", data_dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    int n = snprintf(text, sizeof(text), "%" PRId64, value);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || store_write_all(fd, (const uint8_t *)text, (size_t)n) != 0 || fsync(fd) != 0 ||
+        rename(tmp, path) != 0 || store_fsync_dir(dir) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot write %s: %s%s", path, strerror(e), store_errno_hint(e));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+static void store_noop_event(void *ctx, struct watch_owner *owner, int32_t event,
+                             const char *path, uint32_t len, const struct acl_list *acl,
+                             int64_t zxid) {
+    ZK_UNUSED(ctx);
+    ZK_UNUSED(owner);
+    ZK_UNUSED(event);
+    ZK_UNUSED(path);
+    ZK_UNUSED(len);
+    ZK_UNUSED(acl);
+    ZK_UNUSED(zxid);
+}
+
+struct store_replay {
+    struct apply_env env;
+    const char *file;
+    int64_t last_zxid;
+    uint64_t replayed;
+    char *err;
+    size_t errlen;
+};
+
+static int store_replay_record(void *ctx, uint64_t offset, const uint8_t *payload, uint32_t len) {
+    struct store_replay *r = ctx;
+    struct txn t;
+    txn_init(&t);
+    if (txn_decode(payload, len, &t) != ZK_OK) {
+        snprintf(r->err, r->errlen,
+                 "%s: offset %" PRIu64 ": the record's checksum is right but its txn cannot be "
+                 "decoded",
+                 r->file, offset);
+        return -1;
+    }
+    if (t.zxid <= r->last_zxid) {
+        txn_deinit(&t); /* already in the snapshot */
+        return 0;
+    }
+    bool same_epoch = (t.zxid >> 32) == (r->last_zxid >> 32);
+    if (same_epoch && t.zxid != r->last_zxid + 1) {
+        snprintf(r->err, r->errlen,
+                 "%s: offset %" PRIu64 ": zxid gap: expected 0x%" PRIx64 ", found 0x%" PRIx64
+                 " (txns are missing)",
+                 r->file, offset, (uint64_t)(r->last_zxid + 1), (uint64_t)t.zxid);
+        txn_deinit(&t);
+        return -1;
+    }
+    apply_txn(&r->env, &t, NULL);
+    r->last_zxid = t.zxid;
+    r->replayed++;
+    txn_deinit(&t);
+    return 0;
+}
+
+/* Replays the logs that may hold txns after snap_zxid. */
+static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
+                             int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
+                             char *err, size_t errlen) {
+    struct store_file *logs = NULL;
+    uint32_t nl = 0;
+    if (store_list(st->log_dir, false, &logs, &nl) != 0) {
+        snprintf(err, errlen, "cannot list %s: %s", st->log_dir, strerror(errno));
+        return -1;
+    }
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < nl; i++) {
+        if (logs[i].zxid <= snap_zxid)
+            first = i;
+    }
+    struct store_replay r = {
+        .env = {.tree = t, .sessions = s, .watches = NULL, .on_event = store_noop_event,
+                .now_ms = now_ms, .replay = true},
+        .last_zxid = snap_zxid,
+        .err = err,
+        .errlen = errlen,
+    };
+    struct watch_mgr none;
+    watch_mgr_init(&none);
+    r.env.watches = &none;
+    int rc = 0;
+    char path[4400];
+    for (uint32_t i = first; i < nl && rc == 0; i++) {
+        bool last = i + 1 == nl;
+        snprintf(path, sizeof(path), "%s/%s", st->log_dir, logs[i].name);
+        struct store_map m;
+        if (store_map_file(path, &m, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        r.file = path;
+        struct wal_scan scan;
+        if (m.size < WAL_HEADER_BYTES || (m.size >= WAL_HEADER_BYTES && jute_be32(m.p) == 0)) {
+            /* created but its header never reached the disk: nothing in it is durable */
+            store_unmap(&m);
+            if (!last) {
+                snprintf(err, errlen, "%s: empty log file followed by newer logs", path);
+                rc = -1;
+                break;
+            }
+            fprintf(stderr, "zkd: %s: removing an empty log file (crash right after creating it)\n",
+                    path);
+            if (unlink(path) != 0) {
+                snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+            break;
+        }
+        if (wal_scan_buffer(m.p, m.size, st->cfg.max_record, store_replay_record, &r, &scan) != 0) {
+            store_unmap(&m);
+            rc = -1;
+            break;
+        }
+        store_unmap(&m);
+        rec->logs_read++;
+        switch (scan.end) {
+        case WAL_END_CLEAN:
+            break;
+        case WAL_END_BAD_HEADER:
+            snprintf(err, errlen, "%s: offset 0: not a ZooKeeper transaction log (bad header)", path);
+            rc = -1;
+            break;
+        case WAL_END_CORRUPT:
+            snprintf(err, errlen,
+                     "%s: offset %" PRIu64 ": corrupt record (a valid record follows at offset %"
+                     PRIu64 "); refusing to start rather than drop acknowledged txns",
+                     path, scan.bad_offset, scan.next_good_offset);
+            rc = -1;
+            break;
+        case WAL_END_TORN:
+            if (!last) {
+                /* a later file must continue exactly where this one ends */
+                if (logs[i + 1].zxid != r.last_zxid + 1 && logs[i + 1].zxid > snap_zxid) {
+                    snprintf(err, errlen,
+                             "%s: offset %" PRIu64 ": damaged record, and the next log %s starts "
+                             "at zxid 0x%" PRIx64 " (txns after 0x%" PRIx64 " are missing)",
+                             path, scan.bad_offset, logs[i + 1].name, (uint64_t)logs[i + 1].zxid,
+                             (uint64_t)r.last_zxid);
+                    rc = -1;
+                }
+                break;
+            }
+            /* the torn tail of the newest log: it was never acknowledged */
+            {
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                struct stat sb;
+                if (fd < 0 || fstat(fd, &sb) != 0 || ftruncate(fd, (off_t)scan.valid_bytes) != 0 ||
+                    fsync(fd) != 0) {
+                    snprintf(err, errlen, "cannot truncate the torn tail of %s: %s", path,
+                             strerror(errno));
+                    rc = -1;
+                } else {
+                    rec->truncated = true;
+                    snprintf(rec->truncated_log, sizeof(rec->truncated_log), "%s", logs[i].name);
+                    rec->truncated_at = scan.valid_bytes;
+                    rec->truncated_bytes = (uint64_t)sb.st_size - scan.valid_bytes;
+                    fprintf(stderr,
+                            "zkd: %s: torn tail at offset %" PRIu64 " (%" PRIu64
+                            " bytes after the last whole record) truncated\n",
+                            path, scan.bad_offset, rec->truncated_bytes);
+                }
+                if (fd >= 0)
+                    close(fd);
+            }
+            break;
+        }
+    }
+    watch_mgr_deinit(&none);
+    zk_free(logs);
+    rec->txns_replayed = r.replayed;
+    rec->last_zxid = r.last_zxid;
+    return rc;
+}
+
+static void store_remove_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char path[4400];
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "tmp.snapshot.", 13) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+static int store_recover(struct store *st, struct tree *t, struct session_table *s,
+                         int64_t now_ms, struct store_recovery *rec, char *err, size_t errlen) {
+    struct store_file *snaps = NULL;
+    uint32_t ns = 0;
+    if (store_list(st->snap_dir, true, &snaps, &ns) != 0) {
+        snprintf(err, errlen, "cannot list %s: %s", st->snap_dir, strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    char path[4400], why[512];
+    int64_t newest_invalid = -1;
+    char newest_invalid_msg[5200] = "";
+    for (uint32_t i = ns; i-- > 0;) {
+        snprintf(path, sizeof(path), "%s/%s", st->snap_dir, snaps[i].name);
+        struct store_map m;
+        if (store_map_file(path, &m, why, sizeof(why)) != 0) {
+            fprintf(stderr, "zkd: %s\n", why);
+            goto invalid;
+        }
+        struct snap_info info;
+        int lrc = m.size == 0 ? ZK_ECORRUPT
+                              : snap_load(m.p, m.size, st->cfg.max_record, t, s, now_ms, &info,
+                                          why, sizeof(why));
+        if (m.size == 0)
+            snprintf(why, sizeof(why), "empty file");
+        store_unmap(&m);
+        if (lrc == ZK_OK) {
+            rec->snap_zxid = snaps[i].zxid;
+            snprintf(rec->snap_name, sizeof(rec->snap_name), "%s", snaps[i].name);
+            rc = store_replay_logs(st, t, s, now_ms, snaps[i].zxid, rec, err, errlen);
+            if (rc == 0 && newest_invalid >= 0 && rec->last_zxid < newest_invalid) {
+                snprintf(err, errlen,
+                         "%s; the older snapshot %s plus the logs reach only zxid 0x%" PRIx64
+                         ", so falling back would lose txns: refusing to start",
+                         newest_invalid_msg, snaps[i].name, (uint64_t)rec->last_zxid);
+                rc = -1;
+            }
+            goto out;
+        }
+        fprintf(stderr, "zkd: %s: invalid snapshot: %s; trying an older one\n", path, why);
+        /* start again from an empty state */
+        tree_deinit(t);
+        tree_init(t);
+        session_table_reinit(s, now_ms);
+    invalid:
+        rec->snaps_skipped++;
+        if (newest_invalid < 0) {
+            newest_invalid = snaps[i].zxid;
+            snprintf(newest_invalid_msg, sizeof(newest_invalid_msg), "%s: invalid snapshot (%s)",
+                     path, why);
+        }
+    }
+    /* no valid snapshot */
+    struct store_file *logs = NULL;
+    uint32_t nl = 0;
+    store_list(st->log_dir, false, &logs, &nl);
+    zk_free(logs);
+    if (ns > 0) {
+        snprintf(err, errlen, "%s, and no older valid snapshot: refusing to start",
+                 newest_invalid_msg);
+    } else if (nl > 0) {
+        /* as ZooKeeper: logs without any snapshot mean files were lost */
+        snprintf(err, errlen,
+                 "%s holds transaction logs but %s holds no snapshot: refusing to start "
+                 "(files are missing)",
+                 st->log_dir, st->snap_dir);
+    } else {
+        rec->snap_zxid = -1; /* fresh dataDir */
+        rec->last_zxid = 0;
+        rc = 0;
+    }
+out:
+    zk_free(snaps);
+    return rc;
+}
+
+/* ---- the log writer ---- */
+
+static void store_fatal(const char *what, const char *file, int e) {
+    fprintf(stderr,
+            "zkd: FATAL: %s %s: %s%s. Stopping: no txn of the failed write was acknowledged; "
+            "restart once the problem is fixed.\n",
+            what, file, strerror(e), store_errno_hint(e));
+    _exit(STORE_EXIT_FATAL);
+}
+
+static void store_log_path(const struct store *st, const char *name, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s", st->log_dir, name);
+}
+
+static void store_open_log(struct store *st, int64_t first_zxid) {
+    char path[4400];
+    wal_file_name(first_zxid, st->log_name, sizeof(st->log_name));
+    store_log_path(st, st->log_name, path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        store_fatal("cannot create transaction log", path, errno);
+    struct jute_buf h;
+    jute_buf_init(&h);
+    wal_encode_header(&h);
+    if (store_write_all(fd, h.p, h.len) != 0)
+        store_fatal("cannot write transaction log", path, errno);
+    st->log_fd = fd;
+    st->log_pos = h.len;
+    st->log_alloc = h.len;
+    jute_buf_deinit(&h);
+    if (fsync(fd) != 0)
+        store_fatal("cannot fsync transaction log", path, errno);
+    if (store_fsync_dir(st->log_dir) != 0)
+        store_fatal("cannot fsync directory", st->log_dir, errno);
+}
+
+static void store_close_log(struct store *st) {
+    if (st->log_fd < 0)
+        return;
+    /* everything in it was synced by the batch that wrote it */
+    close(st->log_fd);
+    st->log_fd = -1;
+}
+
+static void store_log_write(struct store *st, const uint8_t *p, size_t n) {
+    char path[4400];
+    if (st->log_pos + n > st->log_alloc) {
+        uint64_t step = (uint64_t)st->cfg.prealloc_bytes;
+        uint64_t want = ((st->log_pos + n + step - 1) / step) * step;
+        /* sparse, as ZooKeeper pads its logs: the size is set once per step */
+        if (ftruncate(st->log_fd, (off_t)want) != 0) {
+            store_log_path(st, st->log_name, path, sizeof(path));
+            store_fatal("cannot extend transaction log", path, errno);
+        }
+        st->log_alloc = want;
+    }
+    while (n > 0) {
+        ssize_t w = pwrite(st->log_fd, p, n, (off_t)st->log_pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            store_log_path(st, st->log_name, path, sizeof(path));
+            store_fatal("cannot write transaction log", path, w < 0 ? errno : EIO);
+        }
+        p += w;
+        n -= (size_t)w;
+        st->log_pos += (uint64_t)w;
+    }
+}
+
+static void *store_writer_main(void *arg) {
+    struct store *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->mu);
+        while (!st->stop && st->pending.len == 0)
+            pthread_cond_wait(&st->cv, &st->mu);
+        if (st->pending.len == 0) {
+            pthread_mutex_unlock(&st->mu);
+            break;
+        }
+        struct jute_buf tmp = st->wbuf;
+        st->wbuf = st->pending;
+        st->pending = tmp;
+        st->pending.len = 0;
+        int64_t first = st->pending_first_zxid, last = st->pending_last_zxid;
+        struct store_roll rolls[STORE_ROLLS_MAX];
+        uint32_t nrolls = st->roll_count;
+        memcpy(rolls, st->rolls, sizeof(rolls));
+        st->roll_count = 0;
+        st->pending_first_zxid = 0;
+        pthread_mutex_unlock(&st->mu);
+
+        uint64_t off = 0;
+        if (st->log_fd < 0 && (nrolls == 0 || rolls[0].offset != 0))
+            store_open_log(st, first);
+        for (uint32_t i = 0; i <= nrolls; i++) {
+            uint64_t end = i < nrolls ? rolls[i].offset : st->wbuf.len;
+            if (end > off)
+                store_log_write(st, st->wbuf.p + off, end - off);
+            off = end;
+            if (i < nrolls) {
+                if (st->log_fd >= 0 && st->cfg.force_sync && fdatasync(st->log_fd) != 0) {
+                    char path[4400];
+                    store_log_path(st, st->log_name, path, sizeof(path));
+                    store_fatal("cannot fsync transaction log", path, errno);
+                }
+                store_close_log(st);
+                store_open_log(st, rolls[i].zxid);
+            }
+        }
+        if (st->cfg.force_sync) {
+            int64_t t0 = store_mono_ms();
+            if (fdatasync(st->log_fd) != 0) {
+                char path[4400];
+                store_log_path(st, st->log_name, path, sizeof(path));
+                store_fatal("cannot fsync transaction log", path, errno);
+            }
+            int64_t took = store_mono_ms() - t0;
+            if (took > st->cfg.fsync_warn_ms)
+                fprintf(stderr,
+                        "zkd: fsync of %s/%s took %" PRId64 " ms (fsync.warningthresholdms=%" PRId64
+                        "): the disk is slow; every write waits for it\n",
+                        st->log_dir, st->log_name, took, st->cfg.fsync_warn_ms);
+        }
+        __atomic_store_n(&st->durable_zxid, last, __ATOMIC_RELEASE);
+        uint64_t one = 1;
+        ssize_t w = write(st->efd, &one, sizeof(one));
+        ZK_UNUSED(w); /* an eventfd write only fails on counter overflow */
+    }
+    return NULL;
+}
+
+void store_append(struct store *st, const struct txn *t) {
+    ZK_ASSERT(t->zxid > st->appended_zxid);
+    st->scratch.len = 0;
+    txn_encode(&st->scratch, t);
+    pthread_mutex_lock(&st->mu);
+    if (st->roll_next && st->roll_count < STORE_ROLLS_MAX) {
+        st->rolls[st->roll_count].offset = st->pending.len;
+        st->rolls[st->roll_count].zxid = t->zxid;
+        st->roll_count++;
+        st->roll_next = false;
+    }
+    if (st->pending.len == 0)
+        st->pending_first_zxid = t->zxid;
+    wal_encode_record(&st->pending, st->scratch.p, st->scratch.len);
+    st->pending_last_zxid = t->zxid;
+    pthread_mutex_unlock(&st->mu);
+    st->appended_zxid = t->zxid;
+    st->kicked = true;
+    st->txns_since_snap++;
+    st->bytes_since_snap += (int64_t)st->scratch.len + WAL_RECORD_OVERHEAD;
+    if (st->txns_since_snap > st->snap_threshold ||
+        (st->cfg.snap_size_limit > 0 && st->bytes_since_snap > st->cfg.snap_size_limit)) {
+        /* as ZooKeeper: roll the log, and snapshot unless one is still being written */
+        st->txns_since_snap = 0;
+        st->bytes_since_snap = 0;
+        st->snap_threshold = store_snap_threshold(st);
+        st->roll_next = true;
+        if (st->child <= 0)
+            st->snap_wanted = true;
+        else
+            fprintf(stderr, "zkd: a snapshot is still being written; skipping this one\n");
+    }
+}
+
+void store_kick(struct store *st) {
+    if (!st->kicked)
+        return;
+    st->kicked = false;
+    pthread_mutex_lock(&st->mu);
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+int64_t store_durable_zxid(const struct store *st) {
+    return __atomic_load_n(&st->durable_zxid, __ATOMIC_ACQUIRE);
+}
+
+int store_event_fd(const struct store *st) { return st->efd; }
+
+void store_ack(struct store *st) {
+    uint64_t v;
+    ssize_t r = read(st->efd, &v, sizeof(v));
+    ZK_UNUSED(r); /* EAGAIN: nothing to drain */
+}
+
+int store_poll(struct store *st, int64_t now_ms) {
+    store_reap(st, false);
+    if (st->cfg.purge_interval_ms > 0 && now_ms >= st->next_purge_ms) {
+        st->next_purge_ms = now_ms + st->cfg.purge_interval_ms;
+        int n = store_purge(st->cfg.data_dir, st->cfg.log_dir, st->cfg.snap_retain_count);
+        if (n > 0)
+            fprintf(stderr, "zkd: autopurge removed %d old snapshot and log files\n", n);
+    }
+    return st->child > 0 ? 100 : 1000;
+}
+
+int store_open(struct store **out, const struct store_config *cfg, struct tree *t,
+               struct session_table *s, int64_t now_ms, struct store_recovery *rec, char *err,
+               size_t errlen) {
+    int64_t t0 = store_mono_ms();
+    memset(rec, 0, sizeof(*rec));
+    struct store *st = zk_xcalloc(1, sizeof(*st));
+    st->cfg = *cfg;
+    st->log_fd = -1;
+    st->efd = -1;
+    if (st->cfg.prealloc_bytes < 4096)
+        st->cfg.prealloc_bytes = 4096;
+    snprintf(st->snap_dir, sizeof(st->snap_dir), "%s/version-2", cfg->data_dir);
+    snprintf(st->log_dir, sizeof(st->log_dir), "%s/version-2", cfg->log_dir);
+    if (store_mkdirs(st->snap_dir, err, errlen) != 0 || store_mkdirs(st->log_dir, err, errlen) != 0)
+        goto fail;
+    store_remove_temps(st->snap_dir);
+    if (store_recover(st, t, s, now_ms, rec, err, errlen) != 0)
+        goto fail;
+    if (rec->snap_zxid < 0) {
+        /* a fresh dataDir gets snapshot.0, as ZooKeeper writes at first start:
+         * ZooKeeper refuses to start on logs without any snapshot */
+        if (store_write_snapshot(cfg->data_dir, t, s, 0, err, errlen) != 0)
+            goto fail;
+    }
+    st->durable_zxid = rec->last_zxid;
+    st->appended_zxid = rec->last_zxid;
+    st->rng = cfg->seed ^ 0x9e3779b97f4a7c15ULL;
+    st->snap_threshold = store_snap_threshold(st);
+    /* ZooKeeper takes a snapshot after loading; so do we, if the log replayed
+     * anything, so the next start is quick. */
+    st->snap_wanted = rec->txns_replayed > 0;
+    st->next_purge_ms = now_ms; /* first purge at startup, as ZooKeeper */
+    st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (st->efd < 0) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    jute_buf_init(&st->pending);
+    jute_buf_init(&st->wbuf);
+    jute_buf_init(&st->scratch);
+    int prc = pthread_create(&st->thread, NULL, store_writer_main, st);
+    if (prc != 0) {
+        snprintf(err, errlen, "cannot start the log writer thread: %s", strerror(prc));
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+        goto fail;
+    }
+    rec->load_ms = store_mono_ms() - t0;
+    *out = st;
+    return 0;
+fail:
+    if (st->efd >= 0)
+        close(st->efd);
+    zk_free(st);
+    return -1;
+}
+
+void store_close(struct store *st) {
+    pthread_mutex_lock(&st->mu);
+    st->stop = true;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->thread, NULL);
+    if (st->log_fd >= 0 && fdatasync(st->log_fd) != 0) {
+        char path[4400];
+        store_log_path(st, st->log_name, path, sizeof(path));
+        store_fatal("cannot fsync transaction log", path, errno);
+    }
+    store_close_log(st);
+    store_reap(st, true);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    jute_buf_deinit(&st->pending);
+    jute_buf_deinit(&st->wbuf);
+    jute_buf_deinit(&st->scratch);
+    close(st->efd);
+    zk_free(st);
+}
