@@ -187,15 +187,17 @@ static void fourlw_mntr(struct server *s, struct jute_buf *b) {
 }
 
 static void fourlw_conf(struct server *s, struct jute_buf *b) {
-    char dir[CONFIG_PATH_MAX + 16];
+    char dir[CONFIG_PATH_MAX + 16], ldir[CONFIG_PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s/version-2", s->cfg.data_dir);
+    snprintf(ldir, sizeof(ldir), "%s/version-2", s->cfg.data_log_dir);
     uint64_t size = fourlw_dir_size(dir);
+    uint64_t lsize = fourlw_dir_size(ldir);
     out_printf(b, "clientPort=%d\n", s->cfg.client_port);
     out_printf(b, "secureClientPort=-1\n");
     out_printf(b, "dataDir=%s\n", dir);
     out_printf(b, "dataDirSize=%llu\n", (unsigned long long)size);
-    out_printf(b, "dataLogDir=%s\n", dir);
-    out_printf(b, "dataLogSize=%llu\n", (unsigned long long)size);
+    out_printf(b, "dataLogDir=%s\n", ldir);
+    out_printf(b, "dataLogSize=%llu\n", (unsigned long long)lsize);
     out_printf(b, "tickTime=%d\n", s->cfg.tick_ms);
     out_printf(b, "maxClientCnxns=%d\n", s->cfg.max_client_cnxns);
     out_printf(b, "minSessionTimeout=%d\n", s->cfg.min_session_ms);
@@ -354,11 +356,12 @@ void fourlw_run(struct server *s, struct conn *self, const char *word, struct ju
     } else if (strcmp(word, "isro") == 0) {
         out_printf(b, "rw");
     } else if (strcmp(word, "dirs") == 0) {
-        char dir[CONFIG_PATH_MAX + 16];
+        char dir[CONFIG_PATH_MAX + 16], ldir[CONFIG_PATH_MAX + 16];
         snprintf(dir, sizeof(dir), "%s/version-2", s->cfg.data_dir);
-        uint64_t size = fourlw_dir_size(dir);
-        out_printf(b, "datadir_size: %llu\nlogdir_size: %llu\n", (unsigned long long)size,
-                   (unsigned long long)size);
+        snprintf(ldir, sizeof(ldir), "%s/version-2", s->cfg.data_log_dir);
+        out_printf(b, "datadir_size: %llu\nlogdir_size: %llu\n",
+                   (unsigned long long)fourlw_dir_size(dir),
+                   (unsigned long long)fourlw_dir_size(ldir));
     } else if (strcmp(word, "gtmk") == 0 || strcmp(word, "stmk") == 0) {
         out_printf(b, "0\n");
     } else {

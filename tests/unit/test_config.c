@@ -424,3 +424,39 @@ TEST(config, fourlw_list_with_spaces)
     ASSERT_FALSE(config_4lw_allowed(&c, "srvr"));
     ASSERT_FALSE(config_4lw_allowed(&c, "ruok"));
 }
+
+/* ---- durability keys ---- */
+
+TEST(config, durability_keys_and_zookeeper_floors)
+{
+    struct config c;
+    config_defaults(&c);
+    char err[CONFIG_ERR_MAX];
+    struct warnings w = {0};
+    ASSERT_EQ_I64(c.snap_count, 100000);
+    ASSERT_EQ_I64(c.prealloc_kb, 65536);
+    ASSERT_TRUE(c.force_sync);
+    ASSERT_EQ_I64(c.fsync_warn_ms, 1000);
+    ASSERT_OK(set(&c, "snapCount", "1", err, &w));
+    ASSERT_OK(set(&c, "preAllocSize", "4", err, &w));
+    ASSERT_OK(set(&c, "forceSync", "no", err, &w));
+    ASSERT_OK(set(&c, "zookeeper.fsync.warningthresholdms", "5", err, &w));
+    ASSERT_OK(set(&c, "autopurge.snapRetainCount", "1", err, &w));
+    ASSERT_OK(set(&c, "autopurge.purgeInterval", "2", err, &w));
+    ASSERT_OK(set(&c, "snapSizeLimitInKb", "-1", err, &w));
+    ASSERT_OK(set(&c, "clientPort", "2181", err, &w));
+    ASSERT_OK(set(&c, "dataDir", "/d", err, &w));
+    ASSERT_EQ_I64(w.count, 0); /* acted on: no "has no effect" note */
+    ASSERT_OK(config_finish(&c, err, sizeof(err)));
+    ASSERT_EQ_I64(c.snap_count, 2);        /* ZooKeeper's floor */
+    ASSERT_EQ_I64(c.snap_retain_count, 3); /* ZooKeeper's floor */
+    ASSERT_EQ_I64(c.prealloc_kb, 4);
+    ASSERT_FALSE(c.force_sync);
+    ASSERT_EQ_I64(c.fsync_warn_ms, 5);
+    ASSERT_EQ_I64(c.purge_interval_h, 2);
+    ASSERT_EQ_STR(c.data_log_dir, "/d"); /* dataLogDir defaults to dataDir */
+    assert_bad("forceSync", "maybe");
+    assert_bad("snapCount", "0");
+    assert_bad("preAllocSize", "0");
+    assert_bad("autopurge.purgeInterval", "-1");
+}
