@@ -27,9 +27,13 @@ UNIT_BIN := $(BUILD)/unit_tests
 
 .PHONY: all run test test-unit test-integration deps clean bench
 
-all: bin/zkd
+all: bin/zkd bin/zkctl
 
 bin/zkd: $(BUILD)/zkd
+	@mkdir -p bin
+	cp $< $@
+
+bin/zkctl: $(BUILD)/zkctl
 	@mkdir -p bin
 	cp $< $@
 
@@ -65,6 +69,10 @@ $(BUILD)/java/ZkdJavaTest.class: tests/integration/ZkdJavaTest.java tests/integr
 $(BUILD)/zkbench: tools/zkbench.c $(LIB)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS_MODE) $(LDLIBS)
 
+# Data-file tool (tools/zkctl.c): dump and verify txn logs, snapshots, dataDirs.
+$(BUILD)/zkctl: tools/zkctl.c $(LIB)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS_MODE) $(LDLIBS)
+
 # Side-by-side benchmark against Apache ZooKeeper 3.8 (not part of `make test`).
 bench: deps
 	$(MAKE) MODE=release bin/zkd build/release/zkbench
@@ -83,11 +91,11 @@ test: deps
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
-INTEG_DEPS := $(BUILD)/zkd $(if $(wildcard tests/integration/cclient_test.c),$(BUILD)/cclient_test) \
+INTEG_DEPS := $(BUILD)/zkd $(BUILD)/zkctl $(if $(wildcard tests/integration/cclient_test.c),$(BUILD)/cclient_test) \
   $(if $(wildcard tests/integration/ZkdJavaTest.java),$(BUILD)/java/ZkdJavaTest.class)
 
 test-integration: $(INTEG_DEPS)
-	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) \
+	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
 
