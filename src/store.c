@@ -85,6 +85,7 @@ struct store {
     pid_t child;
     int64_t child_zxid;
     int64_t child_started_ms;
+    int64_t child_fork_ms;
     int64_t next_purge_ms;
     int efd;
     /* writer-owned */
@@ -320,6 +321,7 @@ int store_snapshot_start(struct store *st, const struct tree *t, const struct se
     st->snap_wanted = false;
     st->snap_requested = false;
     pid_t parent = getpid();
+    int64_t t0 = store_mono_ms();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "zkd: cannot fork to write a snapshot: %s (will retry at the next one)\n",
@@ -343,6 +345,7 @@ int store_snapshot_start(struct store *st, const struct tree *t, const struct se
     st->child = pid;
     st->child_zxid = zxid;
     st->child_started_ms = store_mono_ms();
+    st->child_fork_ms = st->child_started_ms - t0;
     return 0;
 }
 
@@ -357,8 +360,11 @@ static void store_reap(struct store *st, bool block) {
     if (r == 0)
         return;
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        fprintf(stderr, "zkd: snapshot.%" PRIx64 " written in %" PRId64 " ms\n",
-                (uint64_t)st->child_zxid, store_mono_ms() - st->child_started_ms);
+        fprintf(stderr,
+                "zkd: snapshot.%" PRIx64 " written in %" PRId64 " ms (fork paused the loop %" PRId64
+                " ms)\n",
+                (uint64_t)st->child_zxid, store_mono_ms() - st->child_started_ms,
+                st->child_fork_ms);
     } else {
         fprintf(stderr, "zkd: snapshot at zxid 0x%" PRIx64 " was not written (status %d); "
                 "the log still holds every txn\n", (uint64_t)st->child_zxid, status);
@@ -595,6 +601,17 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
         }
         store_unmap(&m);
         rec->logs_read++;
+        if (last && scan.records == 0 && scan.end != WAL_END_BAD_HEADER &&
+            scan.end != WAL_END_CORRUPT) {
+            /* a header and no whole record: nothing in it was ever durable, and the
+             * next txn's log file may want its name */
+            fprintf(stderr, "zkd: %s: removing a log file without any whole record\n", path);
+            if (unlink(path) != 0 || store_fsync_dir(st->log_dir) != 0) {
+                snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+            break;
+        }
         switch (scan.end) {
         case WAL_END_CLEAN:
             break;
@@ -766,15 +783,15 @@ static void store_open_log(struct store *st, int64_t first_zxid) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         store_fatal("cannot create transaction log", path, errno);
-    struct jute_buf h;
-    jute_buf_init(&h);
-    wal_encode_header(&h);
-    if (store_write_all(fd, h.p, h.len) != 0)
+    /* the header by hand: the writer thread does not allocate (a fork for a
+     * snapshot may happen at any moment) */
+    uint8_t h[WAL_HEADER_BYTES] = {0x5A, 0x4B, 0x4C, 0x47, 0, 0, 0, WAL_VERSION};
+    ZK_ASSERT(jute_be32(h) == WAL_MAGIC);
+    if (store_write_all(fd, h, sizeof(h)) != 0)
         store_fatal("cannot write transaction log", path, errno);
     st->log_fd = fd;
-    st->log_pos = h.len;
-    st->log_alloc = h.len;
-    jute_buf_deinit(&h);
+    st->log_pos = sizeof(h);
+    st->log_alloc = sizeof(h);
     if (fsync(fd) != 0)
         store_fatal("cannot fsync transaction log", path, errno);
     if (store_fsync_dir(st->log_dir) != 0)

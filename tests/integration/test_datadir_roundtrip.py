@@ -14,6 +14,7 @@ Validate the test itself against the reference (ZooKeeper on both sides):
 """
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -300,6 +301,12 @@ def test_datadir_roundtrip(roundtrip_env, writer_kind, reader_kind):
     assert len(logs) > 1 and len(snaps) > 1, (
         "%s wrote no multi-file dataDir in %s: %r" % (writer_kind, data_dir, names))
     assert max(zxid_suffix(n) for n in logs) <= last_zxid, names
+    # our own checker agrees that the writer's files are whole and gap-free
+    zkctl = os.environ.get("ZKCTL_BIN") or os.path.join(zkservers.REPO, "bin", "zkctl")
+    assert os.access(zkctl, os.X_OK), "zkctl not built at %s" % zkctl
+    r = subprocess.run([zkctl, "dir", "verify", data_dir], capture_output=True, text=True)
+    assert r.returncode == 0, "zkctl dir verify on %s's dataDir:\n%s%s" % (
+        writer_kind, r.stdout, r.stderr)
 
     # 5. reader on the same dataDir
     reader = server(reader_kind)
