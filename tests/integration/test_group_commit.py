@@ -1,0 +1,110 @@
+"""Group commit: pipelined writes share fsyncs; forceSync=no makes none.
+
+With forceSync=yes (the default) every write is answered only after its txn is
+fsynced, but the log-writer thread syncs everything waiting in one fdatasync, so 500
+pipelined creates need far fewer than 500 syncs. With forceSync=no the log is written
+and never synced. Counted with strace on zkd's own system calls (zkd-only).
+"""
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+import zkservers
+
+N = 500
+
+pytestmark = pytest.mark.skipif(zkservers.default_target() != "zkd",
+                                reason="inspects zkd's own system calls")
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        d = sock.recv(n - len(buf))
+        if not d:
+            raise EOFError("closed")
+        buf += d
+    return buf
+
+
+def _frame(payload):
+    return struct.pack(">i", len(payload)) + payload
+
+
+def _ustr(s):
+    return struct.pack(">i", len(s)) + s
+
+
+def _create_body(path, data):
+    acl = struct.pack(">i", 1) + struct.pack(">i", 31) + _ustr(b"world") + _ustr(b"anyone")
+    return _ustr(path) + _ustr(data) + acl + struct.pack(">i", 0)
+
+
+def _count_syncs(srv, tag):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+    try:
+        s.sendall(_frame(struct.pack(">iqiq", 0, 0, 30000, 0) + struct.pack(">i", 16)
+                         + b"\0" * 16 + b"\0"))
+        _recv_exact(s, 4 + 37)
+        trace = tempfile.NamedTemporaryFile(prefix="zkd-strace-", delete=False)
+        trace.close()
+        st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,pwrite64",
+                               "-o", trace.name, "-p", str(srv.proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with open("/proc/%d/status" % srv.proc.pid) as f:
+                    if re.search(r"TracerPid:\s+[1-9]", f.read()):
+                        break
+                time.sleep(0.02)
+            else:
+                pytest.fail("strace did not attach")
+            stream = b"".join(_frame(struct.pack(">ii", i + 1, 1)
+                                     + _create_body(b"/%s-%d" % (tag, i), b"d"))
+                              for i in range(N))
+            s.sendall(stream)
+            for i in range(N):
+                n = struct.unpack(">i", _recv_exact(s, 4))[0]
+                xid, _zxid, err = struct.unpack(">iqi", _recv_exact(s, n)[:16])
+                assert (xid, err) == (i + 1, 0)
+        finally:
+            st.terminate()
+            st.wait(timeout=10)
+        with open(trace.name) as f:
+            lines = f.read().splitlines()
+        os.unlink(trace.name)
+    finally:
+        s.close()
+    syncs = [l for l in lines if re.search(r"\b(fsync|fdatasync)\(", l)]
+    writes = [l for l in lines if re.search(r"\bpwrite64\(", l)]
+    return syncs, writes
+
+
+@pytest.fixture
+def strace_available():
+    if shutil.which("strace") is None:
+        pytest.fail("strace is required (scripts/deps.sh installs it)")
+
+
+def test_pipelined_writes_share_fsyncs(server_factory, strace_available):
+    srv = server_factory()
+    syncs, writes = _count_syncs(srv, b"g")
+    print("%d fsyncs and %d log writes for %d pipelined creates" % (len(syncs), len(writes), N))
+    assert writes, "the log was never written"
+    assert syncs, "no fsync at all with forceSync=yes"
+    assert len(syncs) <= N // 5, "%d fsyncs for %d pipelined writes: no group commit" % (
+        len(syncs), N)
+
+
+def test_force_sync_no_writes_without_fsync(server_factory, strace_available):
+    srv = server_factory(cfg={"forceSync": "no"})
+    syncs, writes = _count_syncs(srv, b"n")
+    assert writes, "the log was never written"
+    assert not syncs, "forceSync=no but zkd synced:\n%s" % "\n".join(syncs[:10])
