@@ -100,7 +100,7 @@ test-integration: $(INTEG_DEPS)
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
 
 # ---- fuzzing (tests/fuzz/README.md) ----
-FUZZ_TARGETS := jute txn config acl pipeline wal
+FUZZ_TARGETS := jute txn config acl pipeline wal snap
 
 # (a) corpus replay with the project compiler and flags (gcc + ASan/UBSan in MODE=asan)
 $(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzz_replay.o $(LIB)

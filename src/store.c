@@ -541,6 +541,18 @@ static int store_replay_record(void *ctx, uint64_t offset, const uint8_t *payloa
     return 0;
 }
 
+static bool store_all_zero(const uint8_t *p, uint64_t n) {
+    static const uint8_t zero[4096];
+    while (n > 0) {
+        size_t k = n < sizeof(zero) ? (size_t)n : sizeof(zero);
+        if (memcmp(p, zero, k) != 0)
+            return false;
+        p += k;
+        n -= k;
+    }
+    return true;
+}
+
 /* Replays the logs that may hold txns after snap_zxid. */
 static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
                              int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
@@ -578,8 +590,10 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
         }
         r.file = path;
         struct wal_scan scan;
-        if (m.size < WAL_HEADER_BYTES || (m.size >= WAL_HEADER_BYTES && jute_be32(m.p) == 0)) {
-            /* created but its header never reached the disk: nothing in it is durable */
+        if (m.size < WAL_HEADER_BYTES || store_all_zero(m.p, m.size)) {
+            /* created but its header never reached the disk (the writer syncs the
+             * header before any record): nothing in it is durable. A zeroed header
+             * with records after it is damage, refused below as a bad header. */
             store_unmap(&m);
             if (!last) {
                 snprintf(err, errlen, "%s: empty log file followed by newer logs", path);
@@ -716,6 +730,13 @@ static int store_recover(struct store *st, struct tree *t, struct session_table 
             rec->snap_zxid = snaps[i].zxid;
             snprintf(rec->snap_name, sizeof(rec->snap_name), "%s", snaps[i].name);
             rc = store_replay_logs(st, t, s, now_ms, snaps[i].zxid, rec, err, errlen);
+            if (rc != 0 && newest_invalid >= 0) {
+                /* name the root cause too: the fallback was needed because of it */
+                char cause[1024];
+                snprintf(cause, sizeof(cause), "%s", err);
+                snprintf(err, errlen, "%s; falling back to %s failed: %s", newest_invalid_msg,
+                         snaps[i].name, cause);
+            }
             if (rc == 0 && newest_invalid >= 0 && rec->last_zxid < newest_invalid) {
                 snprintf(err, errlen,
                          "%s; the older snapshot %s plus the logs reach only zxid 0x%" PRIx64
