@@ -1100,6 +1100,11 @@ static int server_listen(struct server *s, char *err, size_t errlen) {
     return 0;
 }
 
+static void server_rearm_session(void *ctx, struct session *sess) {
+    struct server *s = ctx;
+    session_touch(&s->sessions, sess, server_mono_ms());
+}
+
 int server_create(struct server **out, const struct config *cfg, char *err, size_t errlen) {
     struct server *s = zk_xcalloc(1, sizeof(*s));
     s->cfg = *cfg;
@@ -1134,6 +1139,9 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     if (store_open(&s->store, &sc, &s->tree, &s->sessions, now, &s->recovery, err, errlen) != 0)
         goto fail;
     s->last_zxid = s->next_zxid = s->recovery.last_zxid;
+    /* recovered sessions get their whole timeout from now, after the load (as
+     * ZooKeeper, which starts its session tracker once the data is loaded) */
+    session_for_each(&s->sessions, server_rearm_session, s);
     prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
     s->prep.reconfig_enabled = cfg->reconfig_enabled;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);

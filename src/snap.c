@@ -160,17 +160,19 @@ int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tr
     return rc;
 }
 
-/* ---- writing ---- */
+/* ---- writing ----
+ *
+ * The writer streams: bytes gather in a buffer that is flushed to a sink (with the
+ * running Adler-32 updated) whenever it passes SNAP_FLUSH_AT, and node data or paths
+ * longer than SNAP_DIRECT_AT go to the sink directly. Every allocation (the buffer
+ * and the ACL ref table) happens in snap_writer_init, so snap_writer_run allocates
+ * nothing: it runs in a child forked from a multi-threaded process, where malloc
+ * may be holding a lock another thread owned at the fork. */
 
-struct snap_wctx {
-    struct jute_buf *b;
-    const struct tree *t;
-    const struct acl_list **refs; /* index i holds ref i + 1 */
-    uint32_t ref_count;
-    uint32_t ref_cap;
-};
+#define SNAP_FLUSH_AT (256u * 1024)
+#define SNAP_DIRECT_AT (16u * 1024)
 
-static int64_t snap_ref_of(const struct snap_wctx *w, const struct acl_list *acl) {
+static int64_t snap_ref_of(const struct snap_writer *w, const struct acl_list *acl) {
     for (uint32_t i = 0; i < w->ref_count; i++) {
         if (w->refs[i] == acl)
             return (int64_t)i + 1;
@@ -178,20 +180,58 @@ static int64_t snap_ref_of(const struct snap_wctx *w, const struct acl_list *acl
     return 0;
 }
 
-static bool snap_is_open_system(const struct snap_wctx *w, const struct tree_node *n) {
+static bool snap_is_open_system(const struct snap_writer *w, const struct tree_node *n) {
     bool system = n == w->t->root ||
                   (n->path_len == 10 && memcmp(n->path, "/zookeeper", 10) == 0) ||
                   (n->path_len == 16 && memcmp(n->path, "/zookeeper/quota", 16) == 0);
     return system && acl_equal(n->acl, acl_open_unsafe());
 }
 
+static void snap_flush(struct snap_writer *w) {
+    if (w->err != 0 || w->b.len == 0) {
+        w->b.len = 0;
+        return;
+    }
+    w->adler = adler32(w->adler, w->b.p, w->b.len);
+    w->err = w->sink(w->sink_ctx, w->b.p, w->b.len);
+    w->b.len = 0;
+}
+
+/* Room for n more bytes without the buffer growing (it must not: no allocation). */
+static bool snap_room(struct snap_writer *w, uint32_t n) {
+    if (w->b.len + n > w->b.cap)
+        snap_flush(w);
+    if (w->b.len + n > w->b.cap) {
+        if (w->err == 0)
+            w->err = -2; /* an item larger than the preallocated buffer */
+        return false;
+    }
+    return true;
+}
+
+static void snap_put_bytes(struct snap_writer *w, const void *p, int32_t len) {
+    if (len <= (int32_t)SNAP_DIRECT_AT) {
+        if (snap_room(w, 4 + (uint32_t)(len > 0 ? len : 0)))
+            jute_write_bytes(&w->b, p, len);
+        return;
+    }
+    if (!snap_room(w, 4))
+        return;
+    jute_write_i32(&w->b, len);
+    snap_flush(w);
+    if (w->err == 0) {
+        w->adler = adler32(w->adler, p, (uInt)len);
+        w->err = w->sink(w->sink_ctx, p, (uint32_t)len);
+    }
+}
+
 /* Assigns cache refs 1..n in pre-order of first use (linear lookup: the number of
  * distinct ACLs is small; each is interned once in the tree). */
-static void snap_collect_acls(struct snap_wctx *w, const struct tree_node *n) {
+static void snap_collect_acls(struct snap_writer *w, const struct tree_node *n) {
     if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
         if (w->ref_count == w->ref_cap) {
-            w->ref_cap = w->ref_cap ? w->ref_cap * 2 : 16;
-            w->refs = zk_xrealloc(w->refs, w->ref_cap * sizeof(*w->refs));
+            w->err = -3; /* more distinct lists than the tree interned: impossible */
+            return;
         }
         w->refs[w->ref_count++] = n->acl;
     }
@@ -199,13 +239,17 @@ static void snap_collect_acls(struct snap_wctx *w, const struct tree_node *n) {
         snap_collect_acls(w, n->children[i]);
 }
 
-static void snap_write_node(struct snap_wctx *w, const struct tree_node *n) {
-    struct jute_buf *b = w->b;
+static void snap_write_node(struct snap_writer *w, const struct tree_node *n) {
+    if (w->err != 0)
+        return;
     if (n == w->t->root)
-        jute_write_i32(b, 0); /* the root is stored under "" */
+        snap_put_bytes(w, "", 0); /* the root is stored under "" */
     else
-        jute_write_bytes(b, n->path, (int32_t)n->path_len);
-    jute_write_bytes(b, n->data, n->data_len);
+        snap_put_bytes(w, n->path, (int32_t)n->path_len);
+    snap_put_bytes(w, n->data, n->data_len);
+    if (!snap_room(w, 8 * 7 + 4 * 3))
+        return;
+    struct jute_buf *b = &w->b;
     jute_write_i64(b, snap_is_open_system(w, n) ? -1 : snap_ref_of(w, n->acl));
     jute_write_i64(b, n->stat.czxid);
     jute_write_i64(b, n->stat.mzxid);
@@ -216,38 +260,86 @@ static void snap_write_node(struct snap_wctx *w, const struct tree_node *n) {
     jute_write_i32(b, n->stat.aversion);
     jute_write_i64(b, n->stat.ephemeral_owner);
     jute_write_i64(b, n->stat.pzxid);
+    if (b->len >= SNAP_FLUSH_AT)
+        snap_flush(w);
     for (uint32_t i = 0; i < n->child_count; i++)
         snap_write_node(w, n->children[i]);
 }
 
 static void snap_write_session(void *ctx, struct session *sess) {
-    struct jute_buf *b = ctx;
-    jute_write_i64(b, sess->id);
-    jute_write_i32(b, sess->timeout_ms);
+    struct snap_writer *w = ctx;
+    if (!snap_room(w, 12))
+        return;
+    jute_write_i64(&w->b, sess->id);
+    jute_write_i32(&w->b, sess->timeout_ms);
 }
 
-static void snap_write_seal(struct jute_buf *b) {
-    uLong sum = adler32(adler32(0L, Z_NULL, 0), b->p, b->len);
-    jute_write_i64(b, (int64_t)sum);
-    jute_write_bytes(b, "/", 1);
+void snap_writer_init(struct snap_writer *w, const struct tree *t, snap_sink_fn *sink,
+                      void *ctx) {
+    memset(w, 0, sizeof(*w));
+    w->t = t;
+    w->sink = sink;
+    w->sink_ctx = ctx;
+    jute_buf_init(&w->b);
+    /* the flush threshold, one small item, and the largest ACL list (a request's
+     * worth at most) */
+    jute_buf_reserve(&w->b, SNAP_FLUSH_AT + SNAP_DIRECT_AT + 2u * 1024 * 1024);
+    w->ref_cap = tree_acl_count(t) + 8;
+    w->refs = zk_xcalloc(w->ref_cap, sizeof(*w->refs));
 }
 
-void snap_write(struct jute_buf *b, const struct tree *t, const struct session_table *s) {
-    ZK_ASSERT(b->len == 0); /* the seal covers the whole image */
-    struct snap_wctx w = {.b = b, .t = t};
+void snap_writer_deinit(struct snap_writer *w) {
+    jute_buf_deinit(&w->b);
+    zk_free(w->refs);
+    w->refs = NULL;
+}
+
+int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
+    const struct tree *t = w->t;
+    w->adler = adler32(0L, Z_NULL, 0);
+    w->b.len = 0;
+    w->ref_count = 0;
+    w->err = 0;
+    struct jute_buf *b = &w->b;
     jute_write_i32(b, SNAP_MAGIC);
     jute_write_i32(b, SNAP_VERSION);
     jute_write_i64(b, -1);
     jute_write_i32(b, (int32_t)session_count(s));
-    session_for_each(s, snap_write_session, b);
-    snap_collect_acls(&w, t->root);
-    jute_write_i32(b, (int32_t)w.ref_count);
-    for (uint32_t i = 0; i < w.ref_count; i++) {
+    session_for_each(s, snap_write_session, w);
+    snap_collect_acls(w, t->root);
+    if (snap_room(w, 4))
+        jute_write_i32(b, (int32_t)w->ref_count);
+    for (uint32_t i = 0; i < w->ref_count && w->err == 0; i++) {
+        snap_flush(w); /* an ACL list may be large: start it in an empty buffer */
+        if (w->err != 0)
+            break;
         jute_write_i64(b, (int64_t)i + 1);
-        acl_encode(b, w.refs[i]);
+        uint32_t cap = b->cap;
+        acl_encode(b, w->refs[i]);
+        ZK_ASSERT(b->cap == cap); /* no growth: see snap_writer_init */
     }
-    snap_write_node(&w, t->root);
+    snap_write_node(w, t->root);
+    snap_put_bytes(w, "/", 1);
+    snap_flush(w);
+    if (w->err != 0)
+        return w->err;
+    /* the seal: Adler-32 of every byte before it */
+    jute_write_i64(b, (int64_t)w->adler);
     jute_write_bytes(b, "/", 1);
-    snap_write_seal(b);
-    zk_free(w.refs);
+    w->err = w->sink(w->sink_ctx, b->p, b->len);
+    b->len = 0;
+    return w->err;
+}
+
+static int snap_sink_buf(void *ctx, const uint8_t *p, uint32_t n) {
+    jute_write_raw(ctx, p, n);
+    return 0;
+}
+
+void snap_write(struct jute_buf *b, const struct tree *t, const struct session_table *s) {
+    struct snap_writer w;
+    snap_writer_init(&w, t, snap_sink_buf, b);
+    int rc = snap_writer_run(&w, s);
+    ZK_ASSERT(rc == 0);
+    snap_writer_deinit(&w);
 }

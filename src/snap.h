@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jute.h"
 #include "session.h"
 #include "tree.h"
 
@@ -36,6 +37,26 @@ struct snap_info {
     bool has_digest;
     int64_t digest_zxid;
 };
+
+/* Streaming writer. snap_writer_init allocates everything it will need;
+ * snap_writer_run then allocates nothing (safe in a child forked from a
+ * multi-threaded process) and hands the image to sink in pieces. A sink returns 0
+ * or a negative error, which stops the run and is returned. */
+typedef int snap_sink_fn(void *ctx, const uint8_t *p, uint32_t n);
+struct snap_writer {
+    const struct tree *t;
+    snap_sink_fn *sink;
+    void *sink_ctx;
+    struct jute_buf b;
+    uint32_t adler;
+    int err;
+    const struct acl_list **refs; /* index i holds ref i + 1 */
+    uint32_t ref_count;
+    uint32_t ref_cap;
+};
+void snap_writer_init(struct snap_writer *w, const struct tree *t, snap_sink_fn *sink, void *ctx);
+int snap_writer_run(struct snap_writer *w, const struct session_table *s);
+void snap_writer_deinit(struct snap_writer *w);
 
 /* Serialises the tree and sessions as a ZooKeeper snapshot image into b (no
  * digest section: ZooKeeper 3.8/3.9 treat it as optional). Nodes are written in

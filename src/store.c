@@ -7,8 +7,10 @@
  * loop goes on serving at once (the pause is fork's page-table copy, about a
  * millisecond per 500 MB of heap), and pages it modifies are copied lazily. The
  * child closes every inherited descriptor (so clients and the listening port never
- * outlive the server), lowers its priority, dies with its parent, serialises the
- * image with snap_write, writes it to tmp.snapshot.<zxid>, fsyncs, renames it to
+ * outlive the server), lowers its priority, dies with its parent, streams the
+ * image (snap_writer_run, which allocates nothing: the writer thread may have held
+ * an allocator lock at the fork, so the buffers are set up before it) to
+ * tmp.snapshot.<zxid>, fsyncs, renames it to
  * snapshot.<zxid>, fsyncs the directory and _exits. Unlike ZooKeeper's fuzzy
  * snapshots, ours are consistent at their zxid, and hold only txns that were
  * already durable in the log (txns are applied after their fsync). A fuzzy
@@ -254,22 +256,44 @@ static const char *store_errno_hint(int e) {
     return e == ENOSPC ? " (the disk is full)" : e == EDQUOT ? " (disk quota exceeded)" : "";
 }
 
-int store_write_snapshot(const char *data_dir, const struct tree *t,
-                         const struct session_table *s, int64_t zxid, char *err, size_t errlen) {
+struct store_fd_sink {
+    int fd;
+    int err; /* errno of a failed write */
+};
+
+static int store_sink_fd(void *ctx, const uint8_t *p, uint32_t n) {
+    struct store_fd_sink *k = ctx;
+    if (store_write_all(k->fd, p, n) != 0) {
+        k->err = errno;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the image through w (initialised with store_sink_fd and k) to
+ * tmp.snapshot.<zxid>, fsyncs it, renames it to snapshot.<zxid> and fsyncs the
+ * directory. Allocates nothing (runs in the forked child). */
+static int store_snapshot_to_disk(const char *data_dir, struct snap_writer *w,
+                                  struct store_fd_sink *k, const struct session_table *s,
+                                  int64_t zxid, char *err, size_t errlen) {
     char dir[4200], tmp[4300], final[4300];
     snprintf(dir, sizeof(dir), "%s/version-2", data_dir);
     snprintf(tmp, sizeof(tmp), "%s/tmp.snapshot.%" PRIx64, dir, (uint64_t)zxid);
     snprintf(final, sizeof(final), "%s/snapshot.%" PRIx64, dir, (uint64_t)zxid);
-    struct jute_buf b;
-    jute_buf_init(&b);
-    snap_write(&b, t, s);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    k->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    k->err = 0;
     int rc = -1;
-    if (fd < 0) {
+    if (k->fd < 0) {
         snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-    } else if (store_write_all(fd, b.p, b.len) != 0 || fsync(fd) != 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot write %s: %s%s", tmp, strerror(e), store_errno_hint(e));
+        return -1;
+    }
+    int wrc = snap_writer_run(w, s);
+    if (wrc != 0 || fsync(k->fd) != 0) {
+        int e = wrc == 0 || k->err == 0 ? errno : k->err;
+        if (wrc != 0 && k->err == 0)
+            snprintf(err, errlen, "cannot serialise the tree into %s (code %d)", tmp, wrc);
+        else
+            snprintf(err, errlen, "cannot write %s: %s%s", tmp, strerror(e), store_errno_hint(e));
     } else if (rename(tmp, final) != 0) {
         snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
     } else if (store_fsync_dir(dir) != 0) {
@@ -277,11 +301,19 @@ int store_write_snapshot(const char *data_dir, const struct tree *t,
     } else {
         rc = 0;
     }
-    if (fd >= 0)
-        close(fd);
+    close(k->fd);
     if (rc != 0)
         unlink(tmp);
-    jute_buf_deinit(&b);
+    return rc;
+}
+
+int store_write_snapshot(const char *data_dir, const struct tree *t,
+                         const struct session_table *s, int64_t zxid, char *err, size_t errlen) {
+    struct store_fd_sink k = {.fd = -1};
+    struct snap_writer w;
+    snap_writer_init(&w, t, store_sink_fd, &k);
+    int rc = store_snapshot_to_disk(data_dir, &w, &k, s, zxid, err, errlen);
+    snap_writer_deinit(&w);
     return rc;
 }
 
@@ -320,28 +352,40 @@ int store_snapshot_start(struct store *st, const struct tree *t, const struct se
         return -1;
     st->snap_wanted = false;
     st->snap_requested = false;
+    /* everything the child needs is allocated here, before the fork */
+    struct store_fd_sink k = {.fd = -1};
+    struct snap_writer w;
+    snap_writer_init(&w, t, store_sink_fd, &k);
     pid_t parent = getpid();
     int64_t t0 = store_mono_ms();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "zkd: cannot fork to write a snapshot: %s (will retry at the next one)\n",
                 strerror(errno));
+        snap_writer_deinit(&w);
         return -1;
     }
     if (pid == 0) {
+        /* Only async-signal-safe work from here: another thread may have held a
+         * malloc lock at the fork. Any allocation attempt fails loudly instead. */
+        zk_mem_fail_after(1);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
         store_child_close_fds();
         setpriority(PRIO_PROCESS, 0, 10);
         char err[512];
-        if (store_write_snapshot(st->cfg.data_dir, t, s, zxid, err, sizeof(err)) != 0) {
-            fprintf(stderr, "zkd: snapshot at zxid 0x%" PRIx64 " failed: %s\n", (uint64_t)zxid,
-                    err);
+        if (store_snapshot_to_disk(st->cfg.data_dir, &w, &k, s, zxid, err, sizeof(err)) != 0) {
+            static const char msg[] = "zkd: snapshot child failed: ";
+            ssize_t ignored = write(2, msg, sizeof(msg) - 1);
+            ignored = write(2, err, strlen(err));
+            ignored = write(2, "\n", 1);
+            ZK_UNUSED(ignored);
             _exit(1);
         }
         _exit(0);
     }
+    snap_writer_deinit(&w);
     st->child = pid;
     st->child_zxid = zxid;
     st->child_started_ms = store_mono_ms();
@@ -1052,7 +1096,19 @@ void store_close(struct store *st) {
         store_fatal("cannot fsync transaction log", path, errno);
     }
     store_close_log(st);
-    store_reap(st, true);
+    /* let a running snapshot finish (the next start is quicker), but never hang
+     * the shutdown on it: the log holds every txn anyway */
+    for (int i = 0; i < 600 && st->child > 0; i++) {
+        store_reap(st, false);
+        if (st->child > 0)
+            usleep(50 * 1000);
+    }
+    if (st->child > 0) {
+        fprintf(stderr, "zkd: snapshot child %d did not finish in 30 s; killing it\n",
+                (int)st->child);
+        kill(st->child, SIGKILL);
+        store_reap(st, true);
+    }
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     jute_buf_deinit(&st->pending);

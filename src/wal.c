@@ -46,21 +46,17 @@ static bool wal_record_at(const uint8_t *data, uint64_t size, uint64_t off, uint
     return true;
 }
 
-/* Offset of the first non-zero byte in [from, size), or size. Word at a time:
- * logs are preallocated, so recovery walks megabytes of zeros. */
+/* Offset of the first non-zero byte in [from, size), or size. A page at a time
+ * with memcmp: logs are preallocated, so recovery walks megabytes of zeros. */
 static uint64_t wal_next_nonzero(const uint8_t *data, uint64_t from, uint64_t size) {
     uint64_t i = from;
     while (i < size && (i & 7) != 0 && data[i] == 0)
         i++;
     if (i < size && data[i] != 0)
         return i;
-    while (size - i >= 64) {
-        uint64_t w[8];
-        memcpy(w, data + i, sizeof(w));
-        if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0)
-            break;
-        i += 64;
-    }
+    static const uint8_t zero[4096];
+    while (size - i >= sizeof(zero) && memcmp(data + i, zero, sizeof(zero)) == 0)
+        i += sizeof(zero);
     while (i < size && data[i] == 0)
         i++;
     return i;
