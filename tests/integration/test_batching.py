@@ -6,17 +6,12 @@ while answering 500 pipelined requests sent in a single segment. (zkd-only: it i
 zkd's own system calls; the equivalent ZooKeeper behaviour is not a compatibility
 surface.)
 """
-import os
-import re
-import shutil
 import socket
 import struct
-import subprocess
-import tempfile
-import time
 
 import pytest
 import zkservers
+import zktrace
 
 N = 500
 
@@ -38,8 +33,6 @@ def _frame(payload):
 @pytest.mark.skipif(zkservers.default_target() != "zkd",
                     reason="inspects zkd's own system calls")
 def test_pipelined_replies_are_batched(server_factory):
-    if shutil.which("strace") is None:
-        pytest.fail("strace is required (scripts/deps.sh installs it)")
     srv = server_factory()
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     try:
@@ -47,21 +40,7 @@ def test_pipelined_replies_are_batched(server_factory):
                          + b"\0" * 16 + b"\0"))
         _recv_exact(s, 4 + 37)
         local_port = s.getsockname()[1]
-        trace = tempfile.NamedTemporaryFile(prefix="zkd-strace-", delete=False)
-        trace.close()
-        st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=write,writev,sendmsg,sendto",
-                               "-o", trace.name, "-p", str(srv.proc.pid)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            # strace prints nothing when attached with -qq; give it a moment to attach
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                with open("/proc/%d/status" % srv.proc.pid) as f:
-                    if re.search(r"TracerPid:\s+[1-9]", f.read()):
-                        break
-                time.sleep(0.02)
-            else:
-                pytest.fail("strace did not attach")
+        with zktrace.strace(srv.proc.pid, ["write", "writev", "sendmsg", "sendto"]) as trace:
             path = b"/"
             body = struct.pack(">i", len(path)) + path + b"\0"
             stream = b"".join(_frame(struct.pack(">ii", i + 1, 3) + body) for i in range(N))
@@ -70,14 +49,8 @@ def test_pipelined_replies_are_batched(server_factory):
                 n = struct.unpack(">i", _recv_exact(s, 4))[0]
                 xid, _zxid, err = struct.unpack(">iqi", _recv_exact(s, n)[:16])
                 assert (xid, err) == (i + 1, 0)
-        finally:
-            st.terminate()
-            st.wait(timeout=10)
-        with open(trace.name) as f:
-            lines = f.read().splitlines()
-        os.unlink(trace.name)
         # the client socket is the fd zkd writes replies to: count writes of reply-sized data
-        writes = [l for l in lines if re.search(r"\b(write|writev|sendmsg|sendto)\(", l)]
+        writes = trace.calls("write", "writev", "sendmsg", "sendto")
         assert writes, "strace saw no writes at all"
         print("%d write calls for %d pipelined replies" % (len(writes), N))
         assert len(writes) <= N // 10, (

@@ -5,17 +5,12 @@ fsynced, but the log-writer thread syncs everything waiting in one fdatasync, so
 pipelined creates need far fewer than 500 syncs. With forceSync=no the log is written
 and never synced. Counted with strace on zkd's own system calls (zkd-only).
 """
-import os
-import re
-import shutil
 import socket
 import struct
-import subprocess
-import tempfile
-import time
 
 import pytest
 import zkservers
+import zktrace
 
 N = 500
 
@@ -52,20 +47,7 @@ def _count_syncs(srv, tag):
         s.sendall(_frame(struct.pack(">iqiq", 0, 0, 30000, 0) + struct.pack(">i", 16)
                          + b"\0" * 16 + b"\0"))
         _recv_exact(s, 4 + 37)
-        trace = tempfile.NamedTemporaryFile(prefix="zkd-strace-", delete=False)
-        trace.close()
-        st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,pwrite64",
-                               "-o", trace.name, "-p", str(srv.proc.pid)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                with open("/proc/%d/status" % srv.proc.pid) as f:
-                    if re.search(r"TracerPid:\s+[1-9]", f.read()):
-                        break
-                time.sleep(0.02)
-            else:
-                pytest.fail("strace did not attach")
+        with zktrace.strace(srv.proc.pid, ["fsync", "fdatasync", "pwrite64"]) as trace:
             stream = b"".join(_frame(struct.pack(">ii", i + 1, 1)
                                      + _create_body(b"/%s-%d" % (tag, i), b"d"))
                               for i in range(N))
@@ -74,26 +56,12 @@ def _count_syncs(srv, tag):
                 n = struct.unpack(">i", _recv_exact(s, 4))[0]
                 xid, _zxid, err = struct.unpack(">iqi", _recv_exact(s, n)[:16])
                 assert (xid, err) == (i + 1, 0)
-        finally:
-            st.terminate()
-            st.wait(timeout=10)
-        with open(trace.name) as f:
-            lines = f.read().splitlines()
-        os.unlink(trace.name)
     finally:
         s.close()
-    syncs = [l for l in lines if re.search(r"\b(fsync|fdatasync)\(", l)]
-    writes = [l for l in lines if re.search(r"\bpwrite64\(", l)]
-    return syncs, writes
+    return trace.calls("fsync", "fdatasync"), trace.calls("pwrite64")
 
 
-@pytest.fixture
-def strace_available():
-    if shutil.which("strace") is None:
-        pytest.fail("strace is required (scripts/deps.sh installs it)")
-
-
-def test_pipelined_writes_share_fsyncs(server_factory, strace_available):
+def test_pipelined_writes_share_fsyncs(server_factory):
     srv = server_factory()
     syncs, writes = _count_syncs(srv, b"g")
     print("%d fsyncs and %d log writes for %d pipelined creates" % (len(syncs), len(writes), N))
@@ -103,7 +71,7 @@ def test_pipelined_writes_share_fsyncs(server_factory, strace_available):
         len(syncs), N)
 
 
-def test_force_sync_no_writes_without_fsync(server_factory, strace_available):
+def test_force_sync_no_writes_without_fsync(server_factory):
     srv = server_factory(cfg={"forceSync": "no"})
     syncs, writes = _count_syncs(srv, b"n")
     assert writes, "the log was never written"
