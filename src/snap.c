@@ -160,6 +160,32 @@ int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tr
     return rc;
 }
 
+bool snap_parse_file_name(const char *name, int64_t *zxid, bool *compressed) {
+    static const char prefix[] = "snapshot.";
+    *compressed = false;
+    if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *hex = name + sizeof(prefix) - 1;
+    const char *end = hex;
+    uint64_t v = 0;
+    while ((*end >= '0' && *end <= '9') || (*end >= 'a' && *end <= 'f') ||
+           (*end >= 'A' && *end <= 'F')) {
+        if (end - hex >= 16)
+            return false;
+        uint8_t c = (uint8_t)*end;
+        v = v * 16 + (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        end++;
+    }
+    if (end == hex)
+        return false;
+    if (strcmp(end, ".gz") == 0 || strcmp(end, ".snappy") == 0)
+        *compressed = true;
+    else if (*end != '\0')
+        return false;
+    *zxid = (int64_t)v;
+    return true;
+}
+
 /* ---- writing ----
  *
  * The writer streams: bytes gather in a buffer that is flushed to a sink (with the

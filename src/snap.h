@@ -19,6 +19,7 @@
 #ifndef ZK_SNAP_H
 #define ZK_SNAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ struct snap_info {
     bool has_digest;
     int64_t digest_zxid;
 };
+
+/* "snapshot.<hex zxid>", optionally with ZooKeeper's compression suffix (.gz,
+ * .snappy), reported in *compressed (zkd reads only uncompressed snapshots). */
+bool snap_parse_file_name(const char *name, int64_t *zxid, bool *compressed);
 
 /* Streaming writer. snap_writer_init allocates everything it will need;
  * snap_writer_run then allocates nothing (safe in a child forked from a

@@ -156,16 +156,10 @@ static int store_file_cmp(const void *a, const void *b) {
     return x->zxid < y->zxid ? -1 : x->zxid > y->zxid;
 }
 
+/* Uncompressed snapshots only: zkd does not read ZooKeeper's .gz/.snappy ones. */
 static bool store_parse_snap_name(const char *name, int64_t *zxid) {
-    if (strncmp(name, "snapshot.", 9) != 0 || name[9] == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(name + 9, &end, 16);
-    if (*end != '\0' || errno != 0)
-        return false;
-    *zxid = (int64_t)v;
-    return true;
+    bool compressed;
+    return snap_parse_file_name(name, zxid, &compressed) && !compressed;
 }
 
 /* Lists "snapshot.*" or "log.*" files, sorted by zxid ascending. */
@@ -585,18 +579,6 @@ static int store_replay_record(void *ctx, uint64_t offset, const uint8_t *payloa
     return 0;
 }
 
-static bool store_all_zero(const uint8_t *p, uint64_t n) {
-    static const uint8_t zero[4096];
-    while (n > 0) {
-        size_t k = n < sizeof(zero) ? (size_t)n : sizeof(zero);
-        if (memcmp(p, zero, k) != 0)
-            return false;
-        p += k;
-        n -= k;
-    }
-    return true;
-}
-
 /* Replays the logs that may hold txns after snap_zxid. */
 static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
                              int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
@@ -634,7 +616,7 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
         }
         r.file = path;
         struct wal_scan scan;
-        if (m.size < WAL_HEADER_BYTES || store_all_zero(m.p, m.size)) {
+        if (m.size < WAL_HEADER_BYTES || wal_all_zero(m.p, m.size)) {
             /* created but its header never reached the disk (the writer syncs the
              * header before any record): nothing in it is durable. A zeroed header
              * with records after it is damage, refused below as a bad header. */

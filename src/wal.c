@@ -62,7 +62,7 @@ static uint64_t wal_next_nonzero(const uint8_t *data, uint64_t from, uint64_t si
     return i;
 }
 
-static bool wal_all_zero(const uint8_t *p, uint64_t n) { return wal_next_nonzero(p, 0, n) == n; }
+bool wal_all_zero(const uint8_t *p, uint64_t n) { return wal_next_nonzero(p, 0, n) == n; }
 
 int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
                     void *ctx, struct wal_scan *out) {

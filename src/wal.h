@@ -58,6 +58,8 @@ typedef int wal_record_fn(void *ctx, uint64_t offset, const uint8_t *payload, ui
 int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
                     void *ctx, struct wal_scan *out);
 const char *wal_end_name(enum wal_end end);
+/* Is every byte of p[0..n) zero? (a page at a time) */
+bool wal_all_zero(const uint8_t *p, uint64_t n);
 
 /* Log file names: "log.<hex>" <-> zxid. */
 void wal_file_name(int64_t zxid, char *out, size_t cap);

@@ -758,32 +758,6 @@ static int zkctl_cmd_log_verify(char *const *paths, uint32_t n, bool strict) {
 
 /* ---- Snapshots ---- */
 
-/* "snapshot.<hex>" with an optional compression suffix (.gz, .snappy). */
-static bool zkctl_parse_snap_name(const char *name, int64_t *zxid, bool *compressed) {
-    static const char prefix[] = "snapshot.";
-    *compressed = false;
-    if (strncmp(name, prefix, sizeof(prefix) - 1) != 0)
-        return false;
-    const char *hex = name + sizeof(prefix) - 1;
-    const char *end = hex;
-    uint64_t v = 0;
-    while ((*end >= '0' && *end <= '9') || (*end >= 'a' && *end <= 'f') ||
-           (*end >= 'A' && *end <= 'F')) {
-        if (end - hex >= 16)
-            return false;
-        uint8_t c = (uint8_t)*end;
-        v = v * 16 + (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-        end++;
-    }
-    if (end == hex)
-        return false;
-    if (strcmp(end, ".gz") == 0 || strcmp(end, ".snappy") == 0)
-        *compressed = true;
-    else if (*end != '\0')
-        return false;
-    *zxid = (int64_t)v;
-    return true;
-}
 
 /* Loads an image with the server's loader into t and s, which are initialised
  * here and must be released with zkctl_snap_unload even on failure. */
@@ -1027,7 +1001,7 @@ static void zkctl_print_snap_image(const char *path, const struct zkctl_file *f,
     int64_t zxid;
     bool compressed;
     printf("snapshot %s: %" PRIu64 " bytes, dbid %" PRId64, path, f->size, im->dbid);
-    if (zkctl_parse_snap_name(zkctl_basename(path), &zxid, &compressed))
+    if (snap_parse_file_name(zkctl_basename(path), &zxid, &compressed))
         printf(", name zxid 0x%" PRIx64, (uint64_t)zxid);
     printf("\nsessions: %" PRIu32 "\n", im->session_count);
     for (uint32_t i = 0; i < im->session_count; i++)
@@ -1082,7 +1056,7 @@ static bool zkctl_snap_open(const char *path, struct zkctl_file *f, struct tree 
     int64_t zxid;
     bool compressed = false;
     char err[ZKCTL_MSG_LEN];
-    (void)zkctl_parse_snap_name(zkctl_basename(path), &zxid, &compressed);
+    (void)snap_parse_file_name(zkctl_basename(path), &zxid, &compressed);
     if (compressed) {
         zkctl_problem(rep, true, "%s: offset 0: compressed snapshot: zkctl reads only "
                       "uncompressed ones (zookeeper.snapshot.compression.method=none)", path);
@@ -1215,7 +1189,7 @@ static bool zkctl_dir_scan(const char *dir, bool want_snaps, struct zkctl_dir_li
         bool compressed;
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
             continue;
-        bool parsed = want_snaps ? zkctl_parse_snap_name(e->d_name, &zxid, &compressed)
+        bool parsed = want_snaps ? snap_parse_file_name(e->d_name, &zxid, &compressed)
                                  : wal_parse_file_name(e->d_name, &zxid);
         if (parsed)
             zkctl_dir_list_add(out, path, e->d_name, zxid);
