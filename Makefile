@@ -25,7 +25,7 @@ LIB := $(BUILD)/libzk.a
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(BUILD)/unit_tests
 
-.PHONY: all run test test-unit test-integration deps clean bench
+.PHONY: all run test test-unit test-integration test-integration-release deps clean bench
 
 all: bin/zkd bin/zkctl
 
@@ -85,7 +85,10 @@ run: deps
 	$(MAKE) all
 	./bin/zkd
 
+# Unit tests run twice: in the release build (the allocator zkd ships: mem.c over
+# the arena) and under ASan+UBSan (every block from malloc, so ASan sees each).
 test: deps
+	$(MAKE) MODE=release test-unit test-integration-release
 	$(MAKE) MODE=asan test-unit test-fuzz-replay test-integration
 
 test-unit: $(UNIT_BIN)
@@ -98,6 +101,16 @@ test-integration: $(INTEG_DEPS)
 	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
+
+# The release zkd (arena allocator, huge-page re-collapse after snapshots) on the
+# tests that load it most: snapshots, kill -9 recovery, the ZooKeeper round trip.
+INTEG_RELEASE := tests/integration/test_snapshots.py tests/integration/test_crash.py \
+  tests/integration/test_datadir_roundtrip.py tests/integration/test_kazoo_crud.py \
+  tests/integration/test_kazoo_sessions.py
+
+test-integration-release: $(INTEG_DEPS)
+	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) \
+	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider $(INTEG_RELEASE)
 
 # ---- fuzzing (tests/fuzz/README.md) ----
 FUZZ_TARGETS := jute txn config acl pipeline wal snap

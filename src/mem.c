@@ -3,9 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "base.h"
 
-/* Each block carries its size in a header so zk_free can account for it. */
+/* Small blocks come from the arena (arena.h says why: fork-friendly huge pages,
+ * no per-block header). Under AddressSanitizer every block comes from malloc, so
+ * that ASan sees each one with its own redzones; tests/unit/test_arena.c checks
+ * the arena itself under ASan with manual poisoning. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEM_ARENA 0
+#else
+#define MEM_ARENA 1
+#endif
+
+#define MEM_ARENA_RESERVE ((size_t)256 << 30) /* address space only */
+#define MEM_ARENA_HUGE_AFTER ((size_t)8 << 20) /* an idle server stays in 4 KiB pages */
+
+/* Blocks from malloc carry their size in a header so zk_free can account for it. */
 struct mem_header {
     size_t size;
     size_t pad; /* keeps 16-byte alignment for the payload */
@@ -13,6 +27,8 @@ struct mem_header {
 
 static uint64_t mem_in_use;
 static uint64_t mem_fail_countdown;
+static struct arena mem_arena;
+static int mem_arena_state; /* 0 = not tried yet, 1 = in use, -1 = unavailable */
 
 static bool mem_should_fail(void) {
     if (mem_fail_countdown == 0)
@@ -25,8 +41,36 @@ void zk_mem_fail_after(uint64_t nth) { mem_fail_countdown = nth; }
 
 uint64_t zk_mem_bytes_in_use(void) { return mem_in_use; }
 
-void *zk_malloc(size_t size) {
-    if (size > SIZE_MAX - sizeof(struct mem_header) || mem_should_fail())
+uint64_t zk_mem_huge_bytes(void) { return mem_arena_state == 1 ? mem_arena.huge_bytes : 0; }
+
+void zk_mem_huge_range(void **start, size_t *len) {
+    *start = NULL;
+    *len = 0;
+    if (mem_arena_state != 1 || mem_arena.committed <= mem_arena.huge_after)
+        return;
+    *start = mem_arena.base + mem_arena.huge_after;
+    *len = mem_arena.committed - mem_arena.huge_after;
+}
+
+static bool mem_arena_ready(void) {
+    if (mem_arena_state == 0)
+        mem_arena_state =
+            MEM_ARENA && arena_init(&mem_arena, MEM_ARENA_RESERVE, MEM_ARENA_HUGE_AFTER) == 0 ? 1
+                                                                                             : -1;
+    return mem_arena_state == 1;
+}
+
+/* The allocation itself, after the failure hook was consulted. */
+static void *mem_alloc(size_t size) {
+    if (size <= ARENA_MAX_BLOCK && mem_arena_ready()) {
+        void *p = arena_alloc(&mem_arena, size);
+        if (p != NULL) {
+            mem_in_use += arena_block_size(&mem_arena, p);
+            return p;
+        }
+        /* range exhausted: malloc takes over */
+    }
+    if (size > SIZE_MAX - sizeof(struct mem_header))
         return NULL;
     struct mem_header *h = malloc(sizeof(*h) + size);
     if (h == NULL)
@@ -34,6 +78,18 @@ void *zk_malloc(size_t size) {
     h->size = size;
     mem_in_use += size;
     return h + 1;
+}
+
+static size_t mem_block_size(const void *p) {
+    if (mem_arena_state == 1 && arena_owns(&mem_arena, p))
+        return arena_block_size(&mem_arena, p);
+    return ((const struct mem_header *)p - 1)->size;
+}
+
+void *zk_malloc(size_t size) {
+    if (mem_should_fail())
+        return NULL;
+    return mem_alloc(size);
 }
 
 void *zk_calloc(size_t count, size_t size) {
@@ -48,7 +104,20 @@ void *zk_calloc(size_t count, size_t size) {
 void *zk_realloc(void *p, size_t size) {
     if (p == NULL)
         return zk_malloc(size);
-    if (size > SIZE_MAX - sizeof(struct mem_header) || mem_should_fail())
+    if (mem_should_fail())
+        return NULL;
+    if (mem_arena_state == 1 && arena_owns(&mem_arena, p)) {
+        size_t old = arena_block_size(&mem_arena, p);
+        if (size <= ARENA_MAX_BLOCK && arena_class_size(size) == old)
+            return p;
+        void *n = mem_alloc(size);
+        if (n == NULL)
+            return NULL;
+        memcpy(n, p, old < size ? old : size);
+        zk_free(p);
+        return n;
+    }
+    if (size > SIZE_MAX - sizeof(struct mem_header))
         return NULL;
     struct mem_header *h = (struct mem_header *)p - 1;
     size_t old = h->size;
@@ -64,10 +133,13 @@ void *zk_realloc(void *p, size_t size) {
 void zk_free(void *p) {
     if (p == NULL)
         return;
-    struct mem_header *h = (struct mem_header *)p - 1;
-    ZK_ASSERT(mem_in_use >= h->size);
-    mem_in_use -= h->size;
-    free(h);
+    size_t size = mem_block_size(p);
+    ZK_ASSERT(mem_in_use >= size);
+    mem_in_use -= size;
+    if (mem_arena_state == 1 && arena_owns(&mem_arena, p))
+        arena_free(&mem_arena, p);
+    else
+        free((struct mem_header *)p - 1);
 }
 
 void *zk_xmalloc(size_t size) {

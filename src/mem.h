@@ -20,6 +20,10 @@ char *zk_strndup(const char *s, size_t n);
 char *zk_xstrndup(const char *s, size_t n);
 
 uint64_t zk_mem_bytes_in_use(void);
+/* Bytes of the allocator's range advised to use transparent huge pages. */
+uint64_t zk_mem_huge_bytes(void);
+/* The part of that range in use now (len 0 when there is none). */
+void zk_mem_huge_range(void **start, size_t *len);
 /* Test hook: the nth allocation from now (1-based) fails; 0 disables. */
 void zk_mem_fail_after(uint64_t nth);
 
