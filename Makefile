@@ -31,11 +31,11 @@ all: bin/zkd bin/zkctl
 
 bin/zkd: $(BUILD)/zkd
 	@mkdir -p bin
-	cp $< $@
+	cp -f $< $@
 
 bin/zkctl: $(BUILD)/zkctl
 	@mkdir -p bin
-	cp $< $@
+	cp -f $< $@
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

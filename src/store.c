@@ -91,7 +91,8 @@ struct store {
     pid_t child;
     int64_t child_zxid;
     int64_t child_started_ms;
-    int64_t child_fork_us;
+    int64_t child_fork_us;     /* wall time of fork() in the loop */
+    int64_t child_fork_cpu_us; /* the loop thread's CPU time in it (no preemption) */
     /* re-collapse of huge pages after a snapshot (see store_recollapse) */
     pthread_t collapse_thread;
     bool collapse_started;
@@ -113,6 +114,12 @@ static int64_t store_mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t store_thread_cpu_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t store_mono_us(void) {
@@ -336,7 +343,11 @@ static int64_t store_snap_threshold(struct store *st) {
     return half + r;
 }
 
-bool store_snapshot_due(const struct store *st) { return st->snap_wanted && st->child <= 0; }
+/* Not while huge pages are being rebuilt: the fork would wait for the collapse's
+ * locks, and the collapse fails on pages the new child shares. */
+bool store_snapshot_due(const struct store *st) {
+    return st->snap_wanted && st->child <= 0 && !atomic_load(&st->collapse_busy);
+}
 
 bool store_snapshot_running(const struct store *st) { return st->child > 0; }
 
@@ -367,7 +378,7 @@ int store_snapshot_start(struct store *st, const struct tree *t, const struct se
     struct snap_writer w;
     snap_writer_init(&w, t, store_sink_fd, &k);
     pid_t parent = getpid();
-    int64_t t0 = store_mono_us();
+    int64_t t0 = store_mono_us(), c0 = store_thread_cpu_us();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "zkd: cannot fork to write a snapshot: %s (will retry at the next one)\n",
@@ -399,6 +410,7 @@ int store_snapshot_start(struct store *st, const struct tree *t, const struct se
     st->child = pid;
     st->child_zxid = zxid;
     st->child_fork_us = store_mono_us() - t0;
+    st->child_fork_cpu_us = store_thread_cpu_us() - c0;
     st->child_started_ms = store_mono_ms();
     return 0;
 }
@@ -455,9 +467,11 @@ static bool store_reap(struct store *st, bool block) {
     if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         fprintf(stderr,
                 "zkd: snapshot.%" PRIx64 " written in %" PRId64
-                " ms (fork paused the loop %" PRId64 ".%01" PRId64 " ms)\n",
+                " ms (fork paused the loop %" PRId64 ".%01" PRId64 " ms, %" PRId64 ".%01" PRId64
+                " ms of it on the CPU)\n",
                 (uint64_t)st->child_zxid, store_mono_ms() - st->child_started_ms,
-                st->child_fork_us / 1000, st->child_fork_us % 1000 / 100);
+                st->child_fork_us / 1000, st->child_fork_us % 1000 / 100,
+                st->child_fork_cpu_us / 1000, st->child_fork_cpu_us % 1000 / 100);
     } else {
         fprintf(stderr, "zkd: snapshot at zxid 0x%" PRIx64 " was not written (status %d); "
                 "the log still holds every txn\n", (uint64_t)st->child_zxid, status);
