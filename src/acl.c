@@ -67,6 +67,7 @@ static struct acl_list *acl_alloc(uint32_t count) {
         return NULL;
     l->refs = 1;
     l->count = 0;
+    l->interned = NULL;
     return l;
 }
 

@@ -28,6 +28,7 @@ struct acl_entry {
 struct acl_list {
     uint32_t refs;
     uint32_t count;
+    void *interned; /* the tree cache entry holding this list (tree.c), else NULL */
     struct acl_entry e[];
 };
 

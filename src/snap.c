@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -31,17 +32,24 @@ static int snap_fail(struct snap_ctx *c, const char *why) {
     return ZK_ECORRUPT;
 }
 
+static int snap_ref_cmp(const void *a, const void *b) {
+    int64_t x = ((const struct snap_acl_ref *)a)->ref, y = ((const struct snap_acl_ref *)b)->ref;
+    return (x > y) - (x < y);
+}
+
+/* refs is sorted by ref once the cache is read */
 static const struct acl_list *snap_acl_for(const struct snap_ctx *c, int64_t ref) {
     if (ref == -1)
         return acl_open_unsafe();
-    for (uint32_t i = 0; i < c->ref_count; i++) {
-        if (c->refs[i].ref == ref)
-            return c->refs[i].acl;
-    }
-    return NULL;
+    struct snap_acl_ref key = {.ref = ref};
+    const struct snap_acl_ref *hit =
+        bsearch(&key, c->refs, c->ref_count, sizeof(*c->refs), snap_ref_cmp);
+    return hit != NULL ? hit->acl : NULL;
 }
 
-static int snap_read_acls(struct snap_ctx *c, struct snap_info *info) {
+/* Each cache entry is interned in the tree once, so the nodes that refer to it
+ * take a reference without encoding or looking up their ACL. */
+static int snap_read_acls(struct snap_ctx *c, struct tree *t, struct snap_info *info) {
     int32_t n = jute_read_count(&c->r, 12);
     if (!jute_reader_ok(&c->r) || n < 0)
         return snap_fail(c, "bad ACL cache count");
@@ -56,15 +64,21 @@ static int snap_read_acls(struct snap_ctx *c, struct snap_info *info) {
             return snap_fail(c, "bad ACL cache entry");
         }
         c->refs[c->ref_count].ref = ref;
-        c->refs[c->ref_count].acl = acl;
+        c->refs[c->ref_count].acl = tree_acl_intern(t, acl);
+        acl_unref(acl);
         c->ref_count++;
     }
+    qsort(c->refs, c->ref_count, sizeof(*c->refs), snap_ref_cmp);
+    for (uint32_t i = 1; i < c->ref_count; i++)
+        if (c->refs[i].ref == c->refs[i - 1].ref)
+            return snap_fail(c, "ACL cache lists one reference twice");
     info->acls = (uint32_t)n;
     return ZK_OK;
 }
 
 static int snap_read_nodes(struct snap_ctx *c, uint32_t max_record, struct tree *t,
                            struct snap_info *info) {
+    struct tree_node *cursor = NULL;
     for (;;) {
         struct jute_bytes path = jute_read_bytes(&c->r, max_record);
         if (!jute_reader_ok(&c->r) || path.len < 0)
@@ -88,8 +102,8 @@ static int snap_read_nodes(struct snap_ctx *c, uint32_t max_record, struct tree 
         const struct acl_list *acl = snap_acl_for(c, ref);
         if (acl == NULL)
             return snap_fail(c, "node refers to an ACL missing from the cache");
-        if (!tree_restore_node(t, (const char *)path.p, (uint32_t)path.len, data.p, data.len,
-                               acl, &st))
+        if (!tree_restore_node(t, &cursor, (const char *)path.p, (uint32_t)path.len, data.p,
+                               data.len, acl, &st))
             return snap_fail(c, "node without its parent, or an invalid path");
         info->nodes++;
     }
@@ -124,7 +138,7 @@ static int snap_parse(struct snap_ctx *c, uint32_t max_record, struct tree *t,
         session_add(s, id, timeout, now_ms);
     }
     info->sessions = (uint32_t)n;
-    int rc = snap_read_acls(c, info);
+    int rc = snap_read_acls(c, t, info);
     if (rc == ZK_OK)
         rc = snap_read_nodes(c, max_record, t, info);
     if (rc == ZK_OK)
@@ -155,7 +169,7 @@ int snap_load(const uint8_t *data, uint64_t size, uint32_t max_record, struct tr
     jute_reader_init(&c.r, data, (uint32_t)size);
     int rc = snap_parse(&c, max_record, t, s, now_ms, info);
     for (uint32_t i = 0; i < c.ref_count; i++)
-        acl_unref(c.refs[i].acl);
+        tree_acl_release(t, c.refs[i].acl); /* nodes hold their own references */
     zk_free(c.refs);
     return rc;
 }

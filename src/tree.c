@@ -7,6 +7,7 @@
 
 struct tree_acl {
     struct map_entry link;
+    const struct tree *tree;
     struct jute_buf key; /* the list's jute encoding */
     struct acl_list *acl; /* the cache's own copy; nodes hold further references */
 };
@@ -43,6 +44,7 @@ static struct acl_list *tree_acl_copy(const struct acl_list *in) {
     struct acl_list *l = zk_xmalloc(sizeof(*l) + (size_t)in->count * sizeof(struct acl_entry));
     l->refs = 1;
     l->count = in->count;
+    l->interned = NULL;
     for (uint32_t i = 0; i < in->count; i++) {
         l->e[i].perms = in->e[i].perms;
         l->e[i].scheme = zk_xstrndup(in->e[i].scheme, strlen(in->e[i].scheme));
@@ -59,8 +61,17 @@ static struct tree_acl *tree_acl_find(const struct tree *t, const struct acl_lis
     return e ? zk_container_of(e, struct tree_acl, link) : NULL;
 }
 
+/* The cache entry of a list this tree interned, or NULL for any other list. */
+static struct tree_acl *tree_acl_entry(const struct tree *t, const struct acl_list *acl) {
+    struct tree_acl *a = acl->interned;
+    return a != NULL && a->tree == t ? a : NULL;
+}
+
 struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl) {
     ZK_ASSERT(acl != NULL);
+    struct tree_acl *known = tree_acl_entry(t, acl);
+    if (known != NULL)
+        return acl_ref(known->acl); /* already this tree's copy: no encoding, no lookup */
     struct jute_buf key;
     struct tree_acl *a = tree_acl_find(t, acl, &key);
     if (a != NULL) {
@@ -68,8 +79,10 @@ struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl) {
         return acl_ref(a->acl);
     }
     a = zk_xcalloc(1, sizeof(*a));
+    a->tree = t;
     a->key = key;
     a->acl = tree_acl_copy(acl);
+    a->acl->interned = a;
     map_insert(&t->acls, &a->link, a->key.p, a->key.len);
     return acl_ref(a->acl);
 }
@@ -77,11 +90,9 @@ struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl) {
 void tree_acl_release(struct tree *t, struct acl_list *acl) {
     if (acl == NULL)
         return;
-    struct jute_buf key;
-    struct tree_acl *a = tree_acl_find(t, acl, &key);
-    jute_buf_deinit(&key);
+    struct tree_acl *a = tree_acl_entry(t, acl);
     acl_unref(acl);
-    if (a != NULL && a->acl == acl && acl->refs == 1) {
+    if (a != NULL && acl->refs == 1) {
         map_remove(&t->acls, &a->link);
         acl_unref(a->acl);
         jute_buf_deinit(&a->key);
@@ -214,12 +225,28 @@ static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create
     return o;
 }
 
+static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
+                                           const char *path, uint32_t len, const void *data,
+                                           int32_t data_len, const struct acl_list *acl,
+                                           int64_t owner, int32_t parent_cversion, int64_t zxid,
+                                           int64_t time_ms);
+
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
                               int32_t data_len, const struct acl_list *acl, int64_t owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
     struct tree_node *parent = tree_find_parent(t, path, len);
     ZK_ASSERT(parent != NULL);
-    ZK_ASSERT(tree_find(t, path, len) == NULL);
+    ZK_DEBUG_ASSERT(tree_find(t, path, len) == NULL);
+    return tree_create_under(t, parent, path, len, data, data_len, acl, owner, parent_cversion,
+                             zxid, time_ms);
+}
+
+/* parent is the node at path's parent path; path does not exist. */
+static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
+                                           const char *path, uint32_t len, const void *data,
+                                           int32_t data_len, const struct acl_list *acl,
+                                           int64_t owner, int32_t parent_cversion, int64_t zxid,
+                                           int64_t time_ms) {
     struct tree_node *n = tree_node_new(path, len);
     if (data_len > 0) {
         n->data = zk_xmalloc((size_t)data_len);
@@ -303,17 +330,36 @@ void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *ac
     n->stat.aversion = aversion;
 }
 
-bool tree_restore_node(struct tree *t, const char *path, uint32_t len, const void *data,
-                       int32_t data_len, const struct acl_list *acl, const struct tree_stat *st) {
+/* The node at path's parent path, found from `near` or its ancestors, else by lookup. */
+static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_node *near,
+                                             const char *path, uint32_t len) {
+    uint32_t plen = len;
+    while (plen > 0 && path[plen - 1] != '/')
+        plen--;
+    if (plen == 0)
+        return NULL;
+    plen = plen == 1 ? 1 : plen - 1;
+    for (struct tree_node *p = near; p != NULL; p = p->parent) {
+        if (p->path_len == plen && memcmp(p->path, path, plen) == 0)
+            return p;
+        if (p->path_len < plen)
+            break; /* ancestors only get shorter */
+    }
+    return tree_find(t, path, plen);
+}
+
+bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
+                       const void *data, int32_t data_len, const struct acl_list *acl,
+                       const struct tree_stat *st) {
     struct tree_node *n = len == 0 ? t->root : tree_find(t, path, len);
     if (n == NULL) {
         if (len < 2 || path[0] != '/' || path[len - 1] == '/')
             return false;
-        struct tree_node *parent = tree_find_parent(t, path, len);
+        struct tree_node *parent = tree_restore_parent(t, *cursor, path, len);
         if (parent == NULL)
             return false;
-        n = tree_create(t, path, len, data, data_len, acl, st->ephemeral_owner,
-                        parent->stat.cversion, st->czxid, st->ctime);
+        n = tree_create_under(t, parent, path, len, data, data_len, acl, st->ephemeral_owner,
+                              parent->stat.cversion, st->czxid, st->ctime);
     } else {
         if (tree_owner_kind(st->ephemeral_owner) != TREE_NORMAL)
             return false; /* the root and system nodes are never ephemeral */
@@ -321,6 +367,7 @@ bool tree_restore_node(struct tree *t, const char *path, uint32_t len, const voi
         tree_set_acl(t, n, acl, st->aversion);
     }
     n->stat = *st;
+    *cursor = n;
     return true;
 }
 

@@ -114,9 +114,12 @@ void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *ac
  * existing parent, or overwrites an existing node (the root and system nodes), with
  * the given data, ACL (borrowed, interned) and persisted stat. The parent's stat is
  * left alone (it comes from the snapshot too). Returns false if the parent is
- * missing or the path is not absolute. */
-bool tree_restore_node(struct tree *t, const char *path, uint32_t len, const void *data,
-                       int32_t data_len, const struct acl_list *acl, const struct tree_stat *st);
+ * missing or the path is not absolute. *cursor (NULL at the start) is the node
+ * restored last: snapshots list nodes in pre-order, so the parent is found by
+ * walking up from it instead of a lookup by path. */
+bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
+                       const void *data, int32_t data_len, const struct acl_list *acl,
+                       const struct tree_stat *st);
 
 void tree_node_stat(const struct tree_node *n, struct zk_stat *out);
 void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);

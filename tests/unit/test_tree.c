@@ -594,3 +594,72 @@ TEST(tree, deinit_releases_everything)
     ASSERT_EQ_I64(open->refs, refs);
     ASSERT_EQ_I64(zk_mem_bytes_in_use(), before);
 }
+
+/* ---- snapshot restore ---- */
+
+static struct tree_stat restored_stat(int64_t zxid)
+{
+    struct tree_stat st = {.czxid = zxid, .mzxid = zxid, .ctime = zxid, .mtime = zxid,
+                           .pzxid = zxid};
+    return st;
+}
+
+static bool restore(struct tree *t, struct tree_node **cursor, const char *p, int64_t zxid)
+{
+    struct tree_stat st = restored_stat(zxid);
+    return tree_restore_node(t, cursor, p, (uint32_t)strlen(p), "d", 1, acl_open_unsafe(), &st);
+}
+
+TEST(tree, restore_finds_parents_in_pre_order_and_out_of_it)
+{
+    struct tree t;
+    tree_init(&t);
+    struct tree_node *cur = NULL;
+    /* pre-order, as snapshots list nodes: the parent is the cursor or an ancestor */
+    ASSERT_TRUE(restore(&t, &cur, "/a", 2));
+    ASSERT_TRUE(restore(&t, &cur, "/a/b", 3));
+    ASSERT_TRUE(restore(&t, &cur, "/a/b/c", 4));
+    ASSERT_TRUE(restore(&t, &cur, "/a/bb", 5)); /* parent is two levels up */
+    ASSERT_TRUE(restore(&t, &cur, "/z", 6));    /* the root */
+    /* out of order: the parent is elsewhere, found by path */
+    ASSERT_TRUE(restore(&t, &cur, "/a/b/c2", 7));
+    ASSERT_TRUE(must_find(&t, "/a/b/c2")->parent == must_find(&t, "/a/b"));
+    ASSERT_TRUE(must_find(&t, "/a/bb")->parent == must_find(&t, "/a"));
+    ASSERT_TRUE(must_find(&t, "/z")->parent == t.root);
+    ASSERT_EQ_I64(must_find(&t, "/a/b")->child_count, 2);
+    /* a prefix that is not a path component is not a parent */
+    ASSERT_TRUE(restore(&t, &cur, "/ab", 8));
+    ASSERT_TRUE(must_find(&t, "/ab")->parent == t.root);
+    /* a missing parent and bad paths are refused */
+    ASSERT_FALSE(restore(&t, &cur, "/nope/x", 9));
+    ASSERT_FALSE(restore(&t, &cur, "/a/", 9));
+    ASSERT_FALSE(restore(&t, &cur, "a", 9));
+    /* an existing node is overwritten in place, not duplicated */
+    uint64_t count = t.nodes.count;
+    ASSERT_TRUE(restore(&t, &cur, "/a/b", 10));
+    ASSERT_EQ_I64(t.nodes.count, count);
+    ASSERT_EQ_I64(must_find(&t, "/a/b")->stat.mzxid, 10);
+    tree_deinit(&t);
+}
+
+TEST(tree, interning_an_interned_list_takes_a_reference_to_it)
+{
+    struct tree t, other;
+    tree_init(&t);
+    tree_init(&other);
+    struct acl_list *mine = tree_acl_intern(&t, acl_read_unsafe());
+    uint32_t refs = mine->refs;
+    struct acl_list *again = tree_acl_intern(&t, mine);
+    ASSERT_TRUE(again == mine);
+    ASSERT_EQ_I64(mine->refs, refs + 1);
+    /* another tree makes its own copy of it */
+    struct acl_list *theirs = tree_acl_intern(&other, mine);
+    ASSERT_TRUE(theirs != mine);
+    ASSERT_TRUE(acl_equal(theirs, mine));
+    tree_acl_release(&other, theirs);
+    tree_acl_release(&t, again);
+    tree_acl_release(&t, mine);
+    ASSERT_EQ_I64(tree_acl_count(&t), 2);
+    tree_deinit(&other);
+    tree_deinit(&t);
+}
