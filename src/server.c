@@ -65,7 +65,15 @@ static void latency_add(struct latency *l, int64_t ms) {
 
 /* ---- output ---- */
 
+static void conn_touch(struct conn *c) {
+    if (!c->dirty) {
+        c->dirty = true;
+        queue_insert_tail(&c->srv->dirty, &c->dirty_link);
+    }
+}
+
 static void conn_begin_frame(struct conn *c, uint32_t *len_at) {
+    conn_touch(c);
     *len_at = c->out.len;
     jute_write_i32(&c->out, 0);
 }
@@ -111,7 +119,8 @@ static void conn_remove_req(struct conn *c, struct req *r) {
     queue_remove(&r->link);
     ZK_ASSERT(c->req_count > 0 && c->srv->outstanding > 0);
     c->req_count--;
-    c->srv->outstanding--;
+    if (c->srv->outstanding-- == (uint32_t)c->srv->cfg.global_outstanding)
+        c->srv->recheck_all = true; /* connections held back by the limit may read again */
     req_free(r);
 }
 
@@ -611,6 +620,7 @@ static bool conn_try_fourlw(struct conn *c) {
         return false;
     c->is_fourlw = true;
     c->in_off = c->in.len;
+    conn_touch(c);
     fourlw_run(c->srv, c, word, &c->out);
     c->close_after_flush = true;
     return true;
@@ -674,8 +684,11 @@ static void conn_parse(struct conn *c) {
     if (c->in.len == 0 && c->in.cap > ZK_LIMIT_CONN_IDLE_BUFFER_BYTES)
         jute_buf_deinit(&c->in);
     conn_process(c);
-    if (!c->dead && n == ZK_LIMIT_REQS_PER_EVENT && conn_may_take(c) && conn_has_frame(c))
-        s->input_backlog = true;
+    if (!c->dead && conn_has_frame(c)) {
+        conn_touch(c); /* taken again before the loop sleeps, or once a limit lifts */
+        if (n == ZK_LIMIT_REQS_PER_EVENT && conn_may_take(c))
+            s->input_backlog = true;
+    }
 }
 
 static void conn_on_readable(struct conn *c) {
@@ -768,6 +781,7 @@ static void conn_close(struct conn *c, const char *why) {
         fprintf(stderr, "zkd: closing connection %s:%u (session 0x%llx): %s\n", c->ip, c->port,
                 (unsigned long long)c->session_id, why);
     c->dead = true;
+    conn_touch(c); /* freed by server_before_sleep */
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -796,6 +810,8 @@ static void conn_free(struct conn *c) {
     while (!queue_empty(&c->reqs))
         conn_remove_req(c, QUEUE_DATA(queue_head(&c->reqs), struct req, link));
     queue_remove(&c->link);
+    if (c->dirty)
+        queue_remove(&c->dirty_link);
     ZK_ASSERT(s->conn_count > 0 && c->ipc->count > 0);
     s->conn_count--;
     if (--c->ipc->count == 0) {
@@ -976,12 +992,21 @@ static int server_poll_timeout(struct server *s) {
     return d < 0 ? 0 : (d > 1000 ? 1000 : (int)d);
 }
 
-/* Before sleeping: commit, then one write per connection for everything queued. */
+/* Before sleeping: commit, then one write per connection for everything queued.
+ * Only dirty connections are visited (new ones join the list's tail while it is
+ * walked, e.g. watch events); a connection leaves it once it has nothing left
+ * but waiting for its socket. */
 static void server_before_sleep(struct server *s) {
     server_commit(s);
-    struct queue *q;
-    QUEUE_FOREACH(q, &s->conns) {
-        struct conn *c = QUEUE_DATA(q, struct conn, link);
+    struct queue *q, *nq;
+    if (s->recheck_all) {
+        s->recheck_all = false;
+        QUEUE_FOREACH(q, &s->conns) {
+            conn_touch(QUEUE_DATA(q, struct conn, link));
+        }
+    }
+    QUEUE_FOREACH(q, &s->dirty) {
+        struct conn *c = QUEUE_DATA(q, struct conn, dirty_link);
         if (c->dead)
             continue;
         if (c->overflow) {
@@ -994,12 +1019,17 @@ static void server_before_sleep(struct server *s) {
             conn_parse(c);
     }
     server_commit(s);
-    QUEUE_FOREACH(q, &s->conns) {
-        struct conn *c = QUEUE_DATA(q, struct conn, link);
+    QUEUE_FOREACH_SAFE(q, nq, &s->dirty) {
+        struct conn *c = QUEUE_DATA(q, struct conn, dirty_link);
         if (!c->dead)
-            conn_flush(c);
+            conn_flush(c); /* also re-arms EPOLLIN where a limit lifted */
+        if (c->dead) {
+            conn_free(c);
+        } else if (!conn_has_frame(c)) {
+            queue_remove(&c->dirty_link);
+            c->dirty = false;
+        }
     }
-    server_reap_dead(s);
     store_kick(s->store);
     if (s->snapshot_requested) {
         s->snapshot_requested = 0;
@@ -1120,6 +1150,7 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     s->sessions.next_id = session_initial_id(server_wall_ms(), tracker_id);
     watch_mgr_init(&s->watches);
     queue_init(&s->conns);
+    queue_init(&s->dirty);
     queue_init(&s->handshaking);
     queue_init(&s->commit);
     map_init(&s->ips);

@@ -56,6 +56,8 @@ struct conn_ip; /* per-address connection counter */
 struct conn {
     struct queue link; /* server->conns */
     struct queue hs_link; /* server->handshaking, while in CONN_HANDSHAKE */
+    struct queue dirty_link; /* server->dirty, while `dirty` */
+    bool dirty; /* output, leftover frames or death to handle before sleeping */
     struct server *srv;
     int fd;
     char ip[64];
@@ -106,6 +108,11 @@ struct server {
     struct prep prep;
     struct queue conns;
     struct queue handshaking;
+    /* Connections with something for server_before_sleep (output to flush,
+     * frames left in their input, closed and to be freed): the loop's per-turn
+     * work is proportional to them, not to every idle client. */
+    struct queue dirty;
+    bool recheck_all; /* global backpressure lifted: every connection re-checks */
     struct map ips;
     uint32_t conn_count;
     struct queue commit; /* struct pending, in zxid order */
