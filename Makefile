@@ -27,13 +27,17 @@ UNIT_BIN := $(BUILD)/unit_tests
 
 .PHONY: all run test test-unit test-integration test-integration-release deps clean bench
 
-all: bin/zkd bin/zkctl
+all: bin/zkd bin/zkctl bin/zkbench
 
 bin/zkd: $(BUILD)/zkd
 	@mkdir -p bin
 	cp -f $< $@
 
 bin/zkctl: $(BUILD)/zkctl
+	@mkdir -p bin
+	cp -f $< $@
+
+bin/zkbench: $(BUILD)/zkbench
 	@mkdir -p bin
 	cp -f $< $@
 
@@ -73,10 +77,11 @@ $(BUILD)/zkbench: tools/zkbench.c $(LIB)
 $(BUILD)/zkctl: tools/zkctl.c $(LIB)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(LIB) $(LDFLAGS_MODE) $(LDLIBS)
 
-# Side-by-side benchmark against Apache ZooKeeper 3.8 (not part of `make test`).
+# Side-by-side benchmark against Apache ZooKeeper 3.8 (not part of `make test`):
+# docs/PERFORMANCE.md. BENCH_QUICK=1 for a ~3 minute smoke run, BENCH_ROWS=2,3 for some rows.
 bench: deps
-	$(MAKE) MODE=release bin/zkd build/release/zkbench
-	ZKBENCH=$(abspath build/release/zkbench) ZKD_BIN=$(abspath bin/zkd) ./tools/bench.sh
+	$(MAKE) MODE=release bin/zkd bin/zkbench
+	ZKBENCH=$(abspath bin/zkbench) ZKD_BIN=$(abspath bin/zkd) ./tools/bench.sh
 
 deps:
 	./scripts/deps.sh
