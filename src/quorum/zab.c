@@ -15,8 +15,9 @@
  *   ZK_MUTATE_ADVERTISE_MEMORY        election starts without draining storage (ZK-3642/5094)
  *   ZK_MUTATE_OBSERVER_QUORUM         observers count in quorums
  *   ZK_MUTATE_LOCAL_SYNC              sync answered without a quorum round (ZK-1675)
- *   ZK_MUTATE_SKIP_ACK_RESET          a re-syncing learner's old ACKs still count
  *   ZK_MUTATE_STALE_VOTE              votes keep the election's peer epoch (ZK-1732)
+ *   ZK_MUTATE_SYNC_GAP                the sync stream skips a txn and learners accept
+ *                                     a gap (ZK-4925 shape)
  */
 #include "zab.h"
 
@@ -351,7 +352,9 @@ static void zab_bury(struct zab *z, uint8_t *data) {
 /* Appends a copy of a txn; the caller checked contiguity for untrusted input. */
 static struct zab_entry *zab_log_append(struct zab *z, int64_t zxid, const uint8_t *data,
                                         uint32_t len) {
+#ifndef ZK_MUTATE_SYNC_GAP
     ZK_ASSERT(zxid_is_successor(zab_log_last(z), zxid)); /* rule 4 */
+#endif
     if (z->start + z->count == z->cap) {
         if (z->start > z->cap / 2) {
             memmove(z->e, z->e + z->start, z->count * sizeof(*z->e));
@@ -652,13 +655,8 @@ static void zab_leader_check_discovery(struct zab *z) {
 /* Forgets a learner's acknowledgements of uncommitted proposals: after a
  * re-sync it may truncate them, so they no longer prove durability. */
 static void zab_forget_acks(struct zab *z, int i) {
-#ifdef ZK_MUTATE_SKIP_ACK_RESET
-    ZK_UNUSED(z);
-    ZK_UNUSED(i);
-#else
     for (uint32_t k = zab_log_upper(z, z->commit_zxid); k < z->count; k++)
         zab_entry_at(z, k)->ack_mask &= ~zab_bit(i);
-#endif
 }
 
 static void zab_send_entry(struct zab *z, int i, int32_t type, const struct zab_entry *en) {
@@ -701,7 +699,12 @@ static void zab_leader_sync_learner(struct zab *z, int i) {
     }
     zab_send(z, z->peers[i], h->conn, &m);
     h->sent_zxid = from;
-    for (uint32_t k = zab_log_upper(z, from); k < z->count; k++) {
+    uint32_t first = zab_log_upper(z, from);
+#ifdef ZK_MUTATE_SYNC_GAP
+    if (first + 1 < z->count)
+        first++;
+#endif
+    for (uint32_t k = first; k < z->count; k++) {
         const struct zab_entry *en = zab_entry_at(z, k);
         if (observer && en->zxid > c)
             break; /* observers learn uncommitted txns by INFORM once committed */
@@ -1097,9 +1100,12 @@ static int zab_learner_take_txn(struct zab *z, const struct zmsg *m) {
         /* A duplicate (protocol-spec issue 2) is ignored; anything else is a fork. */
         return zab_log_find(z, m->zxid) >= 0 || m->zxid == z->base_zxid ? ZK_OK : ZK_EPROTO;
     }
-    if (!zxid_is_successor(last, m->zxid) || ZXID_EPOCH(m->zxid) > z->learner_epoch ||
-        m->data == NULL)
+#ifndef ZK_MUTATE_SYNC_GAP
+    if (!zxid_is_successor(last, m->zxid))
         return ZK_EPROTO; /* rule 4: a gap (ZOOKEEPER-4925/5094) */
+#endif
+    if (ZXID_EPOCH(m->zxid) > z->learner_epoch || m->data == NULL)
+        return ZK_EPROTO;
     struct zab_entry *en = zab_log_append(z, m->zxid, m->data, m->data_len);
     zab_emit_append(z, en);
     if (z->lstate >= L_NEWLEADER)

@@ -298,6 +298,7 @@ struct sim {
     struct sim_conn *conns;
     uint32_t conn_count, conn_cap;
     bool blocked[SIM_NODES_MAX][SIM_NODES_MAX]; /* [from][to] */
+    int64_t link_extra_ms[SIM_NODES_MAX][SIM_NODES_MAX]; /* per-link added latency */
     uint32_t hold_mask[SIM_NODES_MAX][SIM_NODES_MAX]; /* message types held per link */
     uint32_t cut_mask[SIM_NODES_MAX][SIM_NODES_MAX];  /* types whose delivery resets the link */
     struct sim_heldmsg *held[SIM_NODES_MAX][SIM_NODES_MAX];

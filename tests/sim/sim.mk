@@ -9,8 +9,9 @@
 # so the quorum objects are listed here and linked next to $(LIB).
 #
 #   make MODE=asan sim-test    scripts with golden output, each script's
-#                              mutants (must fail), and SIM_SEEDS random seeds
-#                              on two cores (every 25th seed run twice: same trace)
+#                              mutants (must fail), the crash-at-effect sweep,
+#                              and SIM_SEEDS random seeds on two cores (every
+#                              25th seed run twice: same trace hash)
 #   make MODE=asan sim-soak    random seeds until stopped
 #   make MODE=asan sim-rewrite regenerate the golden .out files (review the diff)
 
@@ -26,7 +27,7 @@ SIM_FIRST_SEED ?= 1
 # Flags that re-introduce a known bug (see src/quorum/zab.c); each script names
 # the ones it must catch with a line "# mutant: NAME".
 SIM_MUTATIONS := ACK_BEFORE_FSYNC NEWLEADER_ACK_EARLY EPOCH_BEFORE_FSYNC ACKEPOCH_EARLY \
-  ADVERTISE_MEMORY OBSERVER_QUORUM LOCAL_SYNC SKIP_ACK_RESET STALE_VOTE
+  ADVERTISE_MEMORY OBSERVER_QUORUM LOCAL_SYNC STALE_VOTE SYNC_GAP
 SIM_MUT_BINS := $(SIM_MUTATIONS:%=$(BUILD)/sim-mut/%/sim)
 
 $(SIM_BIN): $(SIM_OBJ) $(QUORUM_OBJ) $(LIB)
@@ -51,6 +52,7 @@ sim-test: $(SIM_BIN) $(SIM_MUT_BINS)
 	    else echo "  mutant $$m: caught"; fi; \
 	  done; \
 	done; \
+	$(SIM_BIN) --sweep || fail=1; \
 	half=$$(( $(SIM_SEEDS) / 2 )); \
 	$(SIM_BIN) --seeds $(SIM_FIRST_SEED) $$half --twice 25 & p1=$$!; \
 	$(SIM_BIN) --seeds $$(( $(SIM_FIRST_SEED) + half )) $$(( $(SIM_SEEDS) - half )) --twice 25 & p2=$$!; \

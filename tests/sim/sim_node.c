@@ -781,7 +781,7 @@ void sim_node_client_request(struct sim *s, struct sim_node *n, int ci, uint64_t
     if (op == SIM_OP_SYNC) {
         uint64_t id = ++n->next_sync_id;
         if (zab_sync(n->z, id) != ZK_OK) {
-            sim_client_reply(s, ci, seq, 3, -1);
+            sim_client_reply(s, ci, seq, 3, n->leader);
             return;
         }
         if (n->sync_count == n->sync_cap) {
@@ -794,7 +794,7 @@ void sim_node_client_request(struct sim *s, struct sim_node *n, int ci, uint64_t
     }
     int64_t zxid = zab_next_zxid(n->z);
     if (zxid < 0) {
-        sim_client_reply(s, ci, seq, 3, -1);
+        sim_client_reply(s, ci, seq, 3, n->leader); /* with a hint, as a redirect */
         return;
     }
     struct txn t;

@@ -27,6 +27,8 @@
  *                               storage step the node's disk executes)
  *   restart nX / pause nX MS
  *   status / log nX / check
+ *   seed-run S                 one whole random run (sim --seed S), pinned because
+ *                              it once reached a shape worth keeping
  *   rules off|on               message-level §5 checks off: only end-to-end
  *                              invariants remain, to show a bug's consequence */
 #include "sim.h"
@@ -46,6 +48,7 @@ struct script {
     struct sim *s;
     FILE *out;
     bool have;
+    bool failed; /* a seed-run failed */
     uint64_t propose_seq;
 };
 
@@ -319,6 +322,14 @@ static bool script_exec(struct script *sc, char **tok, int ntok) {
         script_cluster(sc, tok, ntok);
         return true;
     }
+    if (strcmp(cmd, "seed-run") == 0 && ntok > 1) {
+        uint64_t seed = strtoull(tok[1], NULL, 0), hash;
+        int rc = sim_run_seed(seed, false, &hash);
+        fprintf(sc->out, "  seed 0x%" PRIx64 ": %s\n", seed, rc == 0 ? "ok" : "VIOLATION");
+        if (rc != 0)
+            sc->failed = true;
+        return true;
+    }
     if (!sc->have)
         return false;
     struct sim *s = sc->s;
@@ -437,7 +448,7 @@ int sim_run_script(const char *path, bool rewrite) {
             fprintf(stderr, "sim: %s: bad command: %s\n", path, line);
             rc = 2;
         }
-        if (sc.have && sc.s->violated)
+        if ((sc.have && sc.s->violated) || sc.failed)
             rc = 1;
     }
     fclose(in);

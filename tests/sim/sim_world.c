@@ -139,6 +139,10 @@ static int64_t sim_net_delay(struct sim *s) {
     return sim_between(s, s->p.net_delay_min, s->p.net_delay_max);
 }
 
+static int64_t sim_link_delay(struct sim *s, int from, int to) {
+    return sim_net_delay(s) + s->link_extra_ms[from][to];
+}
+
 /* ---- setup ---- */
 
 void sim_default_params(struct sim_params *p) {
@@ -256,7 +260,7 @@ static void sim_notify_closed(struct sim *s, struct sim_conn *c, int to) {
     if (!s->nodes[to].up || s->nodes[to].inc != (to == c->a ? c->inc_a : c->inc_b) ||
         s->blocked[from][to])
         return; /* a FIN cannot cross a partition either */
-    int64_t at = s->now + sim_net_delay(s);
+    int64_t at = s->now + sim_link_delay(s, from, to);
     int dir = from == c->a ? 0 : 1;
     if (!c->reset && at < c->last_at[dir])
         at = c->last_at[dir];
@@ -363,7 +367,7 @@ void sim_net_send(struct sim *s, int from, const struct zab_effect *ef) {
     }
     ev->msg.data = ev->data;
     int dir = from == c->a ? 0 : 1;
-    int64_t at = s->now + sim_net_delay(s);
+    int64_t at = s->now + sim_link_delay(s, from, to);
     if (at < c->last_at[dir])
         at = c->last_at[dir];
     c->last_at[dir] = at;
@@ -376,7 +380,7 @@ void sim_net_vote(struct sim *s, int from, const struct zab_effect *ef) {
     int to = sim_node_by_sid(s, ef->peer);
     if (to < 0 || s->blocked[from][to] || sim_rng_chance(&s->rng, s->p.vote_loss))
         return;
-    struct sim_event *ev = sim_ev_new(s, EV_VOTE, s->now + sim_net_delay(s), to);
+    struct sim_event *ev = sim_ev_new(s, EV_VOTE, s->now + sim_link_delay(s, from, to), to);
     ev->from = from;
     ev->note = ef->note;
     sim_ev_push(s, ev);
@@ -407,7 +411,8 @@ void sim_net_connect(struct sim *s, int from, int64_t peer) {
     c->inc_a = s->nodes[from].inc;
     c->inc_b = t->inc;
     c->alive = true;
-    struct sim_event *ev = sim_ev_new(s, EV_CONNECT, s->now + 2 * sim_net_delay(s), from);
+    struct sim_event *ev = sim_ev_new(
+        s, EV_CONNECT, s->now + sim_link_delay(s, from, to) + sim_link_delay(s, to, from), from);
     ev->peer = peer;
     ev->conn = c->id;
     sim_ev_push(s, ev);
@@ -1001,6 +1006,10 @@ int sim_run_seed(uint64_t seed, bool verbose, uint64_t *trace_hash) {
     struct sim *s = zk_xcalloc(1, sizeof(*s));
     sim_init(s, seed, &p);
     s->verbose = verbose;
+    for (uint32_t a = 0; a < s->node_count; a++) {
+        for (uint32_t b = 0; b < s->node_count; b++)
+            s->link_extra_ms[a][b] = (int64_t)sim_rng_below(&cfg, (uint64_t)p.net_delay_max + 1);
+    }
     sim_trace(s, "seed 0x%" PRIx64 ": %u voters %u observers %u clients tick %" PRId64
                  " init %u sync %u window %u faults %" PRId64 "ms",
               seed, p.voters, p.observers, p.clients, p.tick_ms, p.init_limit, p.sync_limit,
