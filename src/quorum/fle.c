@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+/* A pure state machine: no clock, no randomness, no I/O, no threads. */
+#pragma GCC poison time clock_gettime gettimeofday rand srand random open fopen read write
+#pragma GCC poison socket connect send recv pthread_create fsync
+
 static int fle_voter_index(const struct fle *f, int64_t sid) {
     for (uint32_t i = 0; i < f->voter_count; i++) {
         if (f->voters[i] == sid)
@@ -141,6 +145,13 @@ static void fle_check_round(struct fle *f) {
 static void fle_update_proposal(struct fle *f, const struct zvote *v) {
     f->proposal = *v;
     f->proposal.election_epoch = f->logical_clock;
+    if (v->leader == f->id) {
+        /* A vote for us carries what someone last heard from us; we speak for
+         * ourselves with what we hold durably now (it may be less, e.g. after
+         * a wiped or damaged disk), never with a stale claim. */
+        f->proposal.zxid = f->init.zxid;
+        f->proposal.peer_epoch = f->init.peer_epoch;
+    }
     f->finalize_at = 0; /* a changed proposal waits its own finalize period */
     fle_send_all(f);
 }

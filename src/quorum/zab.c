@@ -16,6 +16,8 @@
  *   ZK_MUTATE_OBSERVER_QUORUM         observers count in quorums
  *   ZK_MUTATE_LOCAL_SYNC              sync answered without a quorum round (ZK-1675)
  *   ZK_MUTATE_STALE_VOTE              votes keep the election's peer epoch (ZK-1732)
+ *   ZK_MUTATE_EPOCH_AHEAD_LOOP        a leader keeps offering its epoch to a learner that
+ *                                     accepted a larger one (ZooKeeper's behaviour)
  *   ZK_MUTATE_SYNC_GAP                the sync stream skips a txn and learners accept
  *                                     a gap (ZK-4925 shape)
  */
@@ -25,6 +27,10 @@
 
 #include "../err.h"
 #include "../mem.h"
+
+/* A pure state machine: no clock, no randomness, no I/O, no threads. */
+#pragma GCC poison time clock_gettime gettimeofday rand srand random open fopen read write
+#pragma GCC poison socket connect send recv pthread_create fsync
 
 #if defined(ZK_MUTATE_ACK_BEFORE_FSYNC) || defined(ZK_MUTATE_NEWLEADER_ACK_EARLY) ||              \
     defined(ZK_MUTATE_EPOCH_BEFORE_FSYNC) || defined(ZK_MUTATE_ACKEPOCH_EARLY) ||                 \
@@ -134,6 +140,7 @@ struct zab {
     uint32_t start, count, cap;
     int64_t base_zxid;
     int64_t durable_zxid;
+    bool trunc_unsynced; /* a LOG_TRUNCATE no LOG_SYNC has followed yet */
     int64_t commit_zxid;
     int64_t applied_zxid;
     uint8_t **grave; /* data of removed entries, freed in zab_effects_done */
@@ -150,6 +157,7 @@ struct zab {
     uint32_t new_epoch;
     uint32_t max_accepted;
     uint32_t info_mask, epoch_ack_mask, nl_ack_mask;
+    uint32_t epoch_seen_mask; /* every learner that ever ACKEPOCHed this epoch */
     uint32_t lead_current_epoch; /* our state summary when elected */
     int64_t lead_last_zxid;
     int64_t initial_last_zxid;
@@ -428,6 +436,7 @@ static struct zab_op *zab_op_push(struct zab *z, int32_t kind) {
 }
 
 static uint64_t zab_issue_sync(struct zab *z) {
+    z->trunc_unsynced = false;
     struct zab_op *op = zab_op_push(z, OP_SYNC);
     op->zxid = zab_log_last(z);
     struct zab_effect *ef = zab_emit(z, ZAB_EFF_LOG_SYNC);
@@ -542,9 +551,10 @@ static void zab_go_looking(struct zab *z) {
     z->gen++;
     fle_set_state(&z->fle, ZPEER_LOOKING);
     zab_emit_role(z);
-    /* Txns a learner took before NEWLEADER were written but not fsynced; make
-     * them durable before we speak again, so memory is never ahead of disk. */
-    if (z->durable_zxid < zab_log_last(z))
+    /* Txns a learner took before NEWLEADER were written but not fsynced, and a
+     * TRUNC may not be durable yet: fsync before we speak again, so what we
+     * advertise is exactly what the disk holds. */
+    if (z->durable_zxid < zab_log_last(z) || z->trunc_unsynced)
         zab_issue_sync(z);
 #ifdef ZK_MUTATE_ADVERTISE_MEMORY
     zab_start_election(z);
@@ -595,7 +605,7 @@ static void zab_start_leading(struct zab *z) {
     z->max_accepted = z->accepted_epoch;
     z->lead_current_epoch = z->current_epoch;
     z->lead_last_zxid = zab_log_last(z);
-    z->epoch_ack_mask = z->nl_ack_mask = 0;
+    z->epoch_ack_mask = z->nl_ack_mask = z->epoch_seen_mask = 0;
     z->established = false;
     z->sync_count = 0;
     memset(z->h, 0, sizeof(z->h));
@@ -608,7 +618,21 @@ static void zab_start_leading(struct zab *z) {
     }
 }
 
-static void zab_send_leaderinfo(struct zab *z, int i) {
+/* Sends LEADERINFO to learner i, unless it accepted an epoch that is ours
+ * only by number (or a later one), from a leader attempt that failed: then it
+ * would refuse us forever (ZooKeeper loops there), or accept one epoch from
+ * two leaders (ZOOKEEPER-335). We step down instead, so the next discovery
+ * picks a larger epoch. Returns false if we stepped down. */
+static bool zab_send_leaderinfo(struct zab *z, int i) {
+    uint32_t acc = z->h[i].accepted_epoch;
+#ifndef ZK_MUTATE_EPOCH_AHEAD_LOOP
+    if (acc > z->new_epoch || (acc == z->new_epoch && !(z->epoch_seen_mask & zab_bit(i)))) {
+        zab_go_looking(z);
+        return false;
+    }
+#else
+    ZK_UNUSED(acc);
+#endif
     struct zmsg m;
     memset(&m, 0, sizeof(m));
     m.type = ZMSG_LEADERINFO;
@@ -616,6 +640,7 @@ static void zab_send_leaderinfo(struct zab *z, int i) {
     m.protocol_version = ZMSG_PROTOCOL_VERSION;
     zab_send(z, z->peers[i], z->h[i].conn, &m);
     z->h[i].phase = H_LEADERINFO_SENT;
+    return true;
 }
 
 static void zab_leader_check_epoch_acks(struct zab *z) {
@@ -634,8 +659,8 @@ static void zab_leader_epoch_fixed(struct zab *z) {
     z->phase_tick = z->tick;
     z->epoch_ack_mask = zab_bit(z->self);
     for (uint32_t i = 0; i < z->peer_count; i++) {
-        if (z->h[i].phase == H_INFO)
-            zab_send_leaderinfo(z, (int)i);
+        if (z->h[i].phase == H_INFO && !zab_send_leaderinfo(z, (int)i))
+            return;
     }
     zab_leader_check_epoch_acks(z);
 }
@@ -895,6 +920,7 @@ static int zab_leader_on_ackepoch(struct zab *z, int i, const struct zmsg *m) {
         return ZK_EPROTO;
     h->peer_last_zxid = m->zxid;
     h->peer_current_epoch = (uint32_t)m->epoch;
+    z->epoch_seen_mask |= zab_bit(i);
     if (!z->established &&
         (h->peer_current_epoch > z->lead_current_epoch ||
          (h->peer_current_epoch == z->lead_current_epoch && m->zxid > z->lead_last_zxid))) {
@@ -1072,6 +1098,7 @@ static int zab_learner_on_sync_mode(struct zab *z, const struct zmsg *m) {
         zab_log_truncate(z, t);
         struct zab_effect *ef = zab_emit(z, ZAB_EFF_LOG_TRUNCATE);
         ef->zxid = t;
+        z->trunc_unsynced = true;
         zab_clip_pending_syncs(z, t);
         z->sync_commit = t;
     } else {

@@ -36,16 +36,44 @@
  *     txn and currentEpoch are durable.
  *  2. At NEWLEADER: the sync txns are fsynced, then currentEpoch is written,
  *     then ACK — each step is issued only on the completion of the previous.
- *  3. What we advertise (vote, FOLLOWERINFO, ACKEPOCH) is durable: before a new
- *     election the core waits until every storage op it issued is complete,
- *     so memory is never ahead of disk when it speaks.
+ *  3. What we advertise (vote, FOLLOWERINFO, ACKEPOCH) is exactly what is
+ *     durable: before a new election the core fsyncs what it changed without
+ *     fsync (sync txns and a TRUNC of an interrupted sync) and waits until
+ *     every storage op it issued is complete; meanwhile it neither votes nor
+ *     answers votes (ZOOKEEPER-3642/4712/5094).
  *  4. Every log the core holds is gap-free (zxid_is_successor); a learner
- *     refuses a discontinuous PROPOSAL/INFORM/DIFF as a protocol error.
+ *     refuses a discontinuous PROPOSAL/INFORM as a protocol error, and a TRUNC
+ *     to a point it does not hold or below what it applied.
  *  5. Only committed txns are applied, and only once durable locally; a
  *     snapshot image for SNAP is of applied state, so it is committed.
  *  6. Proposal ACKs are sent only after ACK(NEWLEADER) (ZOOKEEPER-4685).
  * An established leader holds every committed txn: it commits its whole
- * history only when a quorum has acknowledged NEWLEADER. */
+ * history only when a quorum has acknowledged NEWLEADER.
+ *
+ * Other choices worth knowing:
+ *  - The sync decision (DIFF/TRUNC/SNAP) is made against the history C that a
+ *    learner may treat as committed once we are established (our whole log
+ *    before establishment, our commit point after). A learner holding more
+ *    than C is truncated to C and gets the rest as PROPOSALs again; its ACKs
+ *    of uncommitted proposals are forgotten on every re-sync or disconnect,
+ *    and its ACK(NEWLEADER) counts for every proposal streamed before it.
+ *  - ACKEPOCH always carries the learner's currentEpoch (ZooKeeper sends -1
+ *    when the epoch was already accepted) and always counts.
+ *  - A learner whose acceptedEpoch is above our epoch, or equal to it without
+ *    it ever having ACKEPOCHed us (it accepted the same number from a leader
+ *    attempt that failed), would refuse our LEADERINFO forever or accept one
+ *    epoch from two leaders; the leader steps down instead, so the next
+ *    discovery picks a larger epoch (ZooKeeper leaves that learner out).
+ *  - A learner that decided to follow retries its connection every tick until
+ *    initLimit (the leader may still be finishing its own election).
+ *  - Once established (leader) or UPTODATE (learner), our election vote
+ *    reports the new epoch as its peer epoch (ZOOKEEPER-1732).
+ *  - The leader pings learners in broadcast every tick and steps down when
+ *    fewer than a quorum of voters (itself included) were heard within
+ *    syncLimit ticks; learners give up on a leader silent for syncLimit ticks
+ *    (initLimit before UPTODATE). `sync` pings too and completes only when a
+ *    quorum answered a PING sent after it — stock ZooKeeper does not do this
+ *    (ZOOKEEPER-1675); PING zxids are left as ZooKeeper uses them. */
 #ifndef ZK_ZAB_H
 #define ZK_ZAB_H
 

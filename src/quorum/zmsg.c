@@ -1,6 +1,10 @@
 /* zmsg.c — names of quorum message types and peer states (traces, logs). */
 #include "zmsg.h"
 
+/* A pure state machine: no clock, no randomness, no I/O, no threads. */
+#pragma GCC poison time clock_gettime gettimeofday rand srand random open fopen read write
+#pragma GCC poison socket connect send recv pthread_create fsync
+
 const char *zmsg_type_name(int32_t type) {
     static const char *const names[ZMSG_TYPE_COUNT] = {
         [ZMSG_REQUEST] = "REQUEST",

@@ -334,6 +334,8 @@ struct sim {
 /* --rules-off: random runs and sweeps check only end-to-end invariants (to
  * measure what they catch without the message-level §5 checks). */
 extern bool sim_rules_off_default;
+/* The random run in progress (for the driver's abort handler), or NULL. */
+extern struct sim *sim_current;
 
 /* world (sim_world.c) */
 void sim_init(struct sim *s, uint64_t seed, const struct sim_params *p);

@@ -89,13 +89,22 @@ struct sim_eph_ctx {
     struct sim_node *n;
 };
 
+static void sim_eph_first(void *ctx, struct tree_node *n) {
+    const char **path = ctx;
+    if (*path == NULL)
+        *path = n->path;
+}
+
 static void sim_check_owner(void *ctx, int64_t owner) {
     struct sim_eph_ctx *c = ctx;
     if (tree_owner_kind(owner) != TREE_EPHEMERAL)
         return;
-    if (session_find(&c->n->sessions, owner) == NULL)
-        sim_violation(c->s, "n%d: ephemeral of closed session 0x%" PRIx64 " still exists",
-                      c->n->idx + 1, owner);
+    if (session_find(&c->n->sessions, owner) == NULL) {
+        const char *path = NULL;
+        tree_for_each_ephemeral(&c->n->tree, owner, sim_eph_first, &path);
+        sim_violation(c->s, "n%d: ephemeral %s of closed session 0x%" PRIx64 " still exists",
+                      c->n->idx + 1, path ? path : "?", owner);
+    }
 }
 
 void sim_check_apply(struct sim *s, struct sim_node *n, int64_t zxid, uint64_t hash) {
@@ -270,7 +279,10 @@ void sim_check_role(struct sim *s, struct sim_node *n, const struct zab_effect *
     }
     struct zab_status st;
     zab_status(n->z, &st);
-    for (uint32_t i = 0; i < s->hist_count; i++) {
+    /* Every txn committed in an earlier epoch. (A leader whose last
+     * ACK(NEWLEADER) arrives late may establish an old epoch after a newer one
+     * committed txns; it can commit nothing more, since its followers moved on.) */
+    for (uint32_t i = 0; i < s->hist_count && ZXID_EPOCH(s->hist[i].zxid) < e; i++) {
         const struct sim_hist *h = &s->hist[i];
         if (h->zxid <= st.log_base_zxid)
             continue; /* in its applied state, checked against the history */

@@ -16,9 +16,35 @@
 #include "sim.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
+
+/* The run in progress, for the abort handler: a core assertion (ZK_ASSERT)
+ * aborts the process, and the seed must still be printed. */
+static const char *sim_argv0 = "sim";
+static uint64_t sim_current_seed;
+static bool sim_in_seed;
+
+static void sim_on_abort(int sig) {
+    fflush(stdout);
+    if (sim_in_seed) {
+        if (sim_current != NULL && !sim_current->verbose) {
+            fprintf(stderr, "last events:\n");
+            for (uint32_t k = 0; k < SIM_TRACE_RING; k++) {
+                const char *line = sim_current->ring[(sim_current->ring_pos + k) % SIM_TRACE_RING];
+                if (line[0] != 0)
+                    fprintf(stderr, "  %s\n", line);
+            }
+        }
+        fprintf(stderr, "seed 0x%" PRIx64 ": aborted\nreproduce: %s --seed 0x%" PRIx64 " -v\n",
+                sim_current_seed, sim_argv0, sim_current_seed);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static int sim_usage(void) {
     fprintf(stderr, "usage: sim --seed S [-v] | --seeds FIRST COUNT [--twice EVERY] |\n"
@@ -29,6 +55,8 @@ static int sim_usage(void) {
 
 static int sim_one(const char *argv0, uint64_t seed, bool verbose, bool twice) {
     uint64_t h1 = 0, h2 = 0;
+    sim_current_seed = seed;
+    sim_in_seed = true;
     int rc = sim_run_seed(seed, verbose, &h1);
     if (rc == 0 && twice) {
         rc = sim_run_seed(seed, false, &h2);
@@ -49,6 +77,8 @@ static int sim_one(const char *argv0, uint64_t seed, bool verbose, bool twice) {
 int main(int argc, char **argv) {
     if (argc < 2)
         return sim_usage();
+    sim_argv0 = argv[0];
+    signal(SIGABRT, sim_on_abort);
     bool verbose = false, rewrite = false;
     uint64_t every = 0, from = 0;
     bool have_from = false;

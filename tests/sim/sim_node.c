@@ -105,7 +105,8 @@ static void sim_digest_session(void *ctx, struct session *ss) {
 uint64_t sim_tree_digest(const struct tree *t, const struct session_table *ss) {
     uint64_t sum = 0;
     uint32_t b;
-    for (struct map_entry *e = map_first(&t->nodes, &b); e != NULL; e = map_next(&t->nodes, e, &b)) {
+    for (struct map_entry *e = map_first(&t->nodes, &b); e != NULL;
+         e = map_next(&t->nodes, e, &b)) {
         const struct tree_node *n = zk_container_of(e, struct tree_node, link);
         uint64_t h = sim_hash_bytes(0, n->path, n->path_len);
         if (n->data_len > 0)
@@ -328,6 +329,13 @@ static void sim_node_config(const struct sim *s, struct sim_node *n, struct zab_
 /* Real recovery from the node's disk, then a fresh core. Returns 0, or -1 if
  * the node refuses to start (it stays down, flagged broken). */
 int sim_node_boot(struct sim *s, struct sim_node *n) {
+    char names[64][SIM_NAME_MAX];
+    uint32_t count = sim_disk_names(&n->disk, names, 64);
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t size;
+        sim_disk_data(&n->disk, sim_disk_lookup(&n->disk, names[i]), &size);
+        sim_trace(s, "n%d disk: %s %" PRIu64 " bytes", n->idx + 1, names[i], size);
+    }
     sim_roll_forward(s, n);
     int64_t snap = sim_load_snapshot(s, n);
     struct zab_recovered rec;
@@ -495,10 +503,15 @@ static bool sim_exec_stage(struct sim *s, struct sim_node *n, struct sim_pend *p
     ZK_ASSERT(p->kind == ZAB_EFF_SNAP_INSTALL);
     snprintf(final, sizeof(final), "snapshot.%" PRIx64, p->zxid);
     snprintf(tmp, sizeof(tmp), "%s.tmp", final);
-    if (p->stage == 0) { /* the image, fsynced */
+    if (p->stage == 0) {
+        /* The image, fsynced, and its directory entry too: the log may be
+         * emptied only once recovery is sure to find the image and roll the
+         * install forward (without the directory fsync a crash can drop the
+         * temp file and keep the emptied log — found by seed 0x5ae9). */
         int ino = sim_disk_create(&n->disk, tmp);
         sim_disk_write(&n->disk, ino, 0, p->data, p->len);
         sim_disk_fsync(&n->disk, ino);
+        sim_disk_fsync_dir(&n->disk);
         n->dsnap_zxid = p->zxid; /* recovery would roll it forward now */
         return false;
     }
@@ -720,6 +733,17 @@ bool sim_node_drain(struct sim *s, struct sim_node *n) {
 
 /* ---- client requests at this server ---- */
 
+struct sim_paths_ctx {
+    struct txn_op *op;
+    uint32_t cap;
+};
+
+static void sim_collect_path(void *ctx, struct tree_node *tn) {
+    struct sim_paths_ctx *pc = ctx;
+    ZK_ASSERT(pc->op->path_count < pc->cap);
+    pc->op->paths[pc->op->path_count++] = zk_xstrndup(tn->path, tn->path_len);
+}
+
 static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct sim_client *c,
                           int64_t zxid, struct txn *t) {
     txn_init(t);
@@ -760,15 +784,15 @@ static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct 
         op->path = zk_xstrndup(c->op_path, strlen(c->op_path));
         op->path_len = (uint32_t)strlen(c->op_path);
         break;
-    case SIM_OP_CLOSE:
+    case SIM_OP_CLOSE: {
+        /* As ZooKeeper's prep: the session's ephemerals in the leader's tree
+         * (a late request from a client that gave up must still be right). */
         t->type = TXN_CLOSE_SESSION;
-        op->paths = zk_xcalloc(SIM_CLIENT_NODES_MAX, sizeof(char *));
-        for (uint32_t i = 0; i < c->node_count; i++) {
-            if (c->nodes[i].ephemeral)
-                op->paths[op->path_count++] =
-                    zk_xstrndup(c->nodes[i].path, strlen(c->nodes[i].path));
-        }
+        struct sim_paths_ctx pc = {op, tree_ephemeral_count_of(&n->tree, c->session)};
+        op->paths = zk_xcalloc(pc.cap ? pc.cap : 1, sizeof(char *));
+        tree_for_each_ephemeral(&n->tree, c->session, sim_collect_path, &pc);
         break;
+    }
     default:
         ZK_PANIC("sim: bad client op %d", c->op);
     }

@@ -167,6 +167,7 @@ void sim_default_params(struct sim_params *p) {
 }
 
 bool sim_rules_off_default = false;
+struct sim *sim_current;
 
 void sim_init(struct sim *s, uint64_t seed, const struct sim_params *p) {
     memset(s, 0, sizeof(*s));
@@ -663,7 +664,10 @@ static void sim_client_on_reply(struct sim *s, const struct sim_event *ev) {
     struct sim_client *c = &s->clients[ev->client];
     if (!c->waiting || ev->cseq != c->seq)
         return;
-    sim_trace(s, "client %d op %d -> %d 0x%" PRIx64, ev->client, c->op, ev->result, ev->zxid);
+    sim_trace(s, "client %d op %d %s -> %d 0x%" PRIx64, ev->client, c->op,
+              c->op == SIM_OP_SESSION || c->op == SIM_OP_CLOSE || c->op == SIM_OP_SYNC ? ""
+                                                                                   : c->op_path,
+              ev->result, ev->zxid);
     if (ev->result == 1) {
         sim_client_ok(s, c, ev->zxid);
     } else if (ev->result == 2) {
@@ -722,7 +726,7 @@ static int sim_random_up(struct sim *s) {
 static void sim_random_partition(struct sim *s) {
     sim_heal(s);
     uint32_t shape = (uint32_t)sim_rng_below(&s->rng, 4);
-    int group[SIM_NODES_MAX];
+    int group[SIM_NODES_MAX] = {0};
     uint32_t n = 0;
     if (shape == 0) { /* random halves */
         for (uint32_t i = 0; i < s->node_count; i++) {
@@ -1006,6 +1010,7 @@ int sim_run_seed(uint64_t seed, bool verbose, uint64_t *trace_hash) {
     struct sim *s = zk_xcalloc(1, sizeof(*s));
     sim_init(s, seed, &p);
     s->verbose = verbose;
+    sim_current = s;
     for (uint32_t a = 0; a < s->node_count; a++) {
         for (uint32_t b = 0; b < s->node_count; b++)
             s->link_extra_ms[a][b] = (int64_t)sim_rng_below(&cfg, (uint64_t)p.net_delay_max + 1);
@@ -1052,6 +1057,7 @@ int sim_run_seed(uint64_t seed, bool verbose, uint64_t *trace_hash) {
         }
     }
     *trace_hash = s->trace_hash;
+    sim_current = NULL;
     sim_deinit(s);
     zk_free(s);
     return rc;
