@@ -18,6 +18,18 @@ const char *zk_strerror(int err) {
     }
 }
 
+const char *zoo_rc_name(int rc) {
+    switch (rc) {
+#define ZOO_RC_CASE(name, val) \
+    case val:                  \
+        return #name;
+        ZOO_RC_LIST(ZOO_RC_CASE)
+#undef ZOO_RC_CASE
+    default:
+        return "?";
+    }
+}
+
 void zk_panic_at(const char *file, int line, const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "zkd: PANIC at %s:%d: ", file, line);

@@ -167,36 +167,6 @@ static void die(const char *fmt, ...)
     _exit(1); /* no teardown: a leak report would bury the message */
 }
 
-static const char *zoo_rc_name(int32_t rc)
-{
-    switch (rc) {
-    case ZOO_OK: return "OK";
-    case ZOO_SYSTEMERROR: return "SYSTEMERROR";
-    case ZOO_RUNTIMEINCONSISTENCY: return "RUNTIMEINCONSISTENCY";
-    case ZOO_DATAINCONSISTENCY: return "DATAINCONSISTENCY";
-    case ZOO_CONNECTIONLOSS: return "CONNECTIONLOSS";
-    case ZOO_MARSHALLINGERROR: return "MARSHALLINGERROR";
-    case ZOO_UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case ZOO_OPERATIONTIMEOUT: return "OPERATIONTIMEOUT";
-    case ZOO_BADARGUMENTS: return "BADARGUMENTS";
-    case ZOO_UNKNOWNSESSION: return "UNKNOWNSESSION";
-    case ZOO_APIERROR: return "APIERROR";
-    case ZOO_NONODE: return "NONODE";
-    case ZOO_NOAUTH: return "NOAUTH";
-    case ZOO_BADVERSION: return "BADVERSION";
-    case ZOO_NOCHILDRENFOREPHEMERALS: return "NOCHILDRENFOREPHEMERALS";
-    case ZOO_NODEEXISTS: return "NODEEXISTS";
-    case ZOO_NOTEMPTY: return "NOTEMPTY";
-    case ZOO_SESSIONEXPIRED: return "SESSIONEXPIRED";
-    case ZOO_INVALIDACL: return "INVALIDACL";
-    case ZOO_AUTHFAILED: return "AUTHFAILED";
-    case ZOO_SESSIONMOVED: return "SESSIONMOVED";
-    case ZOO_NOTREADONLY: return "NOTREADONLY";
-    case ZOO_THROTTLEDOP: return "THROTTLEDOP";
-    default: return "?";
-    }
-}
-
 static const char *op_name(int32_t type)
 {
     switch (type) {

@@ -284,32 +284,6 @@ static const char *zkctl_type_label(int32_t type, char *buf, size_t cap) {
     return buf;
 }
 
-static const char *zkctl_rc_name(int32_t rc) {
-    switch (rc) {
-    case ZOO_OK: return "OK";
-    case ZOO_SYSTEMERROR: return "SYSTEMERROR";
-    case ZOO_RUNTIMEINCONSISTENCY: return "RUNTIMEINCONSISTENCY";
-    case ZOO_DATAINCONSISTENCY: return "DATAINCONSISTENCY";
-    case ZOO_MARSHALLINGERROR: return "MARSHALLINGERROR";
-    case ZOO_UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case ZOO_BADARGUMENTS: return "BADARGUMENTS";
-    case ZOO_APIERROR: return "APIERROR";
-    case ZOO_NONODE: return "NONODE";
-    case ZOO_NOAUTH: return "NOAUTH";
-    case ZOO_BADVERSION: return "BADVERSION";
-    case ZOO_NOCHILDRENFOREPHEMERALS: return "NOCHILDRENFOREPHEMERALS";
-    case ZOO_NODEEXISTS: return "NODEEXISTS";
-    case ZOO_NOTEMPTY: return "NOTEMPTY";
-    case ZOO_SESSIONEXPIRED: return "SESSIONEXPIRED";
-    case ZOO_INVALIDACL: return "INVALIDACL";
-    case ZOO_AUTHFAILED: return "AUTHFAILED";
-    case ZOO_SESSIONMOVED: return "SESSIONMOVED";
-    case ZOO_EPHEMERALONLOCALSESSION: return "EPHEMERALONLOCALSESSION";
-    case ZOO_QUOTAEXCEEDED: return "QUOTAEXCEEDED";
-    default: return "?";
-    }
-}
-
 /* ---- zxid continuity ---- */
 
 static bool zkctl_zxid_follows(int64_t prev, int64_t next) {
@@ -392,7 +366,7 @@ static void zkctl_print_op_summary(const struct txn_op *op) {
         printf(" ephemerals=%" PRIu32, op->path_count);
         break;
     case TXN_ERROR:
-        printf(" err=%" PRId32 " (%s)", op->err, zkctl_rc_name(op->err));
+        printf(" err=%" PRId32 " (%s)", op->err, zoo_rc_name(op->err));
         break;
     default:
         break; /* delete, deleteContainer: the path says it all */
