@@ -94,7 +94,7 @@ run: deps
 # the arena) and under ASan+UBSan (every block from malloc, so ASan sees each).
 test: deps
 	$(MAKE) MODE=release test-unit test-integration-release
-	$(MAKE) MODE=asan test-unit test-fuzz-replay test-integration
+	$(MAKE) MODE=asan test-unit test-fuzz-replay sim-test test-integration
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -162,6 +162,9 @@ fuzz: deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 	done; exit $$fail
 
 .PHONY: test-fuzz-replay fuzz
+
+# ---- ZAB core and the deterministic cluster simulator (tests/sim/README.md) ----
+include tests/sim/sim.mk
 
 clean:
 	rm -rf build bin
