@@ -20,6 +20,27 @@
  *                                     accepted a larger one (ZooKeeper's behaviour)
  *   ZK_MUTATE_SYNC_GAP                the sync stream skips a txn and learners accept
  *                                     a gap (ZK-4925 shape)
+ *   ZK_MUTATE_PROPOSE_AFTER_NLACK     PROPOSALs go only to learners that ACKed NEWLEADER
+ *                                     (protocol-spec issue 1)
+ *   ZK_MUTATE_DUP_FORWARD             a late joiner's ACK(NEWLEADER) makes the leader
+ *                                     forward its outstanding proposals again (spec issue 2)
+ *   ZK_MUTATE_UPTODATE_STALE_COMMIT   at UPTODATE a learner commits only what it knew at
+ *                                     NEWLEADER (spec issue 3)
+ *   ZK_MUTATE_BOUNCE_NO_FSYNC         a learner leaving its leader takes written sync txns
+ *                                     as durable without an fsync (ZK-4785)
+ *   ZK_MUTATE_RESYNC_SKIPS_LOGGED     at DIFF a learner takes what it logged as applied
+ *                                     (ZK-2355: a logged closeSession never applied)
+ *   ZK_MUTATE_DIFF_BELOW_WINDOW       a learner below the in-memory window gets DIFF,
+ *                                     not SNAP (ZK-4352)
+ *   ZK_MUTATE_WINDOW_EDGE             the window test is off by one: a learner one txn
+ *                                     short of it gets DIFF (ZK-2846 shape)
+ *   ZK_MUTATE_RECOVERY_CURRENT_EPOCH  startup refuses a log whose last epoch is above
+ *                                     currentEpoch (ZooKeeper's check; ZK-1653/2354)
+ *   ZK_MUTATE_TRUNC_AS_DIFF           a learner holding txns beyond the history gets
+ *                                     DIFF instead of TRUNC and keeps them (ZK-2845)
+ * Driver-side mutants (ZK_MUTATE_SNAP_LATE, ROLE_DROPS_QUEUE, EIO_IGNORED,
+ * SNAP_UNCOMMITTED, INSTALL_LOG_FIRST) are compiled into tests/sim instead: see
+ * sim.mk.
  */
 #include "zab.h"
 
@@ -176,6 +197,9 @@ struct zab {
     int64_t sync_commit;
     int64_t nl_zxid;
     int64_t nl_last_zxid;
+#ifdef ZK_MUTATE_UPTODATE_STALE_COMMIT
+    int64_t nl_commit; /* sync_commit when NEWLEADER arrived */
+#endif
     uint64_t nl_sync_op, nl_epoch_op;
     int64_t acked_through;
 
@@ -554,8 +578,15 @@ static void zab_go_looking(struct zab *z) {
     /* Txns a learner took before NEWLEADER were written but not fsynced, and a
      * TRUNC may not be durable yet: fsync before we speak again, so what we
      * advertise is exactly what the disk holds. */
-    if (z->durable_zxid < zab_log_last(z) || z->trunc_unsynced)
+    if (z->durable_zxid < zab_log_last(z) || z->trunc_unsynced) {
+#ifdef ZK_MUTATE_BOUNCE_NO_FSYNC
+        /* ZOOKEEPER-4785: trusts that the log writer will get there. */
+        z->durable_zxid = zab_log_last(z);
+        z->trunc_unsynced = false;
+#else
         zab_issue_sync(z);
+#endif
+    }
 #ifdef ZK_MUTATE_ADVERTISE_MEMORY
     zab_start_election(z);
 #else
@@ -710,7 +741,17 @@ static void zab_leader_sync_learner(struct zab *z, int i) {
     struct zmsg m;
     memset(&m, 0, sizeof(m));
     zab_forget_acks(z, i);
-    if (upto < z->base_zxid) {
+    /* DIFF or TRUNC needs a learner that holds base_zxid, the txn just before
+     * our in-memory window; one below it (even by one txn, or an empty one
+     * joining a grown ensemble) gets SNAP. We never serve DIFF from log files
+     * (ZOOKEEPER-2846 / 4352). */
+    bool in_window = upto >= z->base_zxid;
+#if defined(ZK_MUTATE_WINDOW_EDGE)
+    in_window = in_window || zxid_is_successor(upto, z->base_zxid); /* off by one */
+#elif defined(ZK_MUTATE_DIFF_BELOW_WINDOW)
+    in_window = true;
+#endif
+    if (!in_window) {
         m.type = ZMSG_SNAP; /* the learner is behind our in-memory window */
         m.zxid = z->applied_zxid;
         m.attach_state = true;
@@ -718,8 +759,16 @@ static void zab_leader_sync_learner(struct zab *z, int i) {
     } else {
         uint32_t k = zab_log_upper(z, upto);
         int64_t t = k == 0 ? z->base_zxid : zab_entry_at(z, k - 1)->zxid;
+#if defined(ZK_MUTATE_WINDOW_EDGE) || defined(ZK_MUTATE_DIFF_BELOW_WINDOW)
+        if (t > upto)
+            t = upto; /* the mutants stream whatever memory holds after the learner's zxid */
+#endif
         m.type = t == peer ? ZMSG_DIFF : ZMSG_TRUNC;
         m.zxid = t == peer ? c : t;
+#ifdef ZK_MUTATE_TRUNC_AS_DIFF
+        m.type = ZMSG_DIFF; /* the learner keeps what it holds beyond t */
+        m.zxid = c;
+#endif
         from = t;
     }
     zab_send(z, z->peers[i], h->conn, &m);
@@ -948,11 +997,16 @@ static int zab_leader_on_ack(struct zab *z, int i, const struct zmsg *m) {
             zab_leader_check_newleader(z);
             return ZK_OK;
         }
-        /* Its ACK(NEWLEADER) covers every proposal streamed before NEWLEADER. */
+        /* Its ACK(NEWLEADER) covers every proposal streamed before NEWLEADER;
+         * those are not forwarded again (protocol-spec issue 2). */
         for (uint32_t k = zab_log_upper(z, z->commit_zxid); k < z->count; k++) {
             struct zab_entry *en = zab_entry_at(z, k);
             if (en->zxid <= h->sent_zxid)
                 en->ack_mask |= zab_vote_bit(z, i);
+#ifdef ZK_MUTATE_DUP_FORWARD
+            if (en->zxid <= h->sent_zxid)
+                zab_send_entry(z, i, ZMSG_PROPOSAL, en);
+#endif
         }
         zab_send_simple(z, z->peers[i], h->conn, ZMSG_UPTODATE, 0);
         h->phase = H_BROADCAST;
@@ -1070,6 +1124,9 @@ static int zab_learner_on_newleader(struct zab *z, const struct zmsg *m) {
     z->nl_zxid = m->zxid;
     z->nl_last_zxid = zab_log_last(z);
     z->lstate = L_NEWLEADER;
+#ifdef ZK_MUTATE_UPTODATE_STALE_COMMIT
+    z->nl_commit = z->sync_commit;
+#endif
 #if defined(ZK_MUTATE_EPOCH_BEFORE_FSYNC)
     z->nl_epoch_op = zab_issue_epoch(z, ZAB_EPOCH_CURRENT, z->learner_epoch);
     z->nl_sync_op = zab_issue_sync(z);
@@ -1088,8 +1145,13 @@ static int zab_learner_on_sync_mode(struct zab *z, const struct zmsg *m) {
     if (z->lstate != L_SYNC_WAIT)
         return ZK_EPROTO;
     if (m->type == ZMSG_DIFF) {
+        /* What we logged after applied_zxid is applied at UPTODATE, when the
+         * commit point covers it (ZOOKEEPER-2355: a logged closeSession). */
         int64_t last = zab_log_last(z);
         z->sync_commit = m->zxid < last ? m->zxid : last;
+#ifdef ZK_MUTATE_RESYNC_SKIPS_LOGGED
+        z->applied_zxid = z->commit_zxid = z->sync_commit;
+#endif
     } else if (m->type == ZMSG_TRUNC) {
         int64_t t = m->zxid;
         if (t < z->applied_zxid || t > zab_log_last(z) ||
@@ -1202,6 +1264,11 @@ static int zab_learner_recv_sync(struct zab *z, const struct zmsg *m) {
             return ZK_EPROTO;
         z->lstate = L_BROADCAST;
         z->established = true;
+        /* COMMITs that came after NEWLEADER count too: UPTODATE carries no
+         * commit point (protocol-spec issue 3, ZOOKEEPER-4394). */
+#ifdef ZK_MUTATE_UPTODATE_STALE_COMMIT
+        z->sync_commit = z->nl_commit;
+#endif
         if (z->sync_commit > z->commit_zxid)
             z->commit_zxid = z->sync_commit;
 #ifndef ZK_MUTATE_STALE_VOTE
@@ -1448,8 +1515,17 @@ int zab_propose(struct zab *z, int64_t zxid, const uint8_t *data, uint32_t len) 
     z->next_counter++;
     zab_emit_append(z, en);
     zab_issue_sync(z);
+    /* Every voter whose sync stream is queued gets the proposal, also before
+     * its ACK(NEWLEADER): that stream ended with our txn before this one
+     * (protocol-spec issue 1: the Zab paper sends only to ACK-LD senders, so
+     * a learner that ACKed the epoch misses proposals made meanwhile). */
+#ifdef ZK_MUTATE_PROPOSE_AFTER_NLACK
+    int32_t phase_min = H_NL_ACKED;
+#else
+    int32_t phase_min = H_SYNC_SENT;
+#endif
     for (uint32_t i = 0; i < z->peer_count; i++) {
-        if (z->h[i].phase >= H_SYNC_SENT && zab_is_voter_index(z, (int)i))
+        if (z->h[i].phase >= phase_min && zab_is_voter_index(z, (int)i))
             zab_send_entry(z, (int)i, ZMSG_PROPOSAL, en);
     }
     return ZK_OK;
@@ -1519,8 +1595,17 @@ static int zab_check_recovered(const struct zab_recovered *rec) {
             return ZK_ECORRUPT; /* a gap: never start on it */
         last = rec->log[i].zxid;
     }
+    /* The log may hold txns of an epoch above currentEpoch: a learner takes
+     * proposals of its new leader's epoch right after NEWLEADER, while its
+     * currentEpoch write is still queued behind them. Only acceptedEpoch
+     * bounds the log (ZooKeeper compares with currentEpoch and then refuses to
+     * start: ZOOKEEPER-1653/2354). */
     if (ZXID_EPOCH(last) > rec->accepted_epoch)
         return ZK_ECORRUPT;
+#ifdef ZK_MUTATE_RECOVERY_CURRENT_EPOCH
+    if (ZXID_EPOCH(last) > rec->current_epoch)
+        return ZK_ECORRUPT;
+#endif
     return ZK_OK;
 }
 

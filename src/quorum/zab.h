@@ -23,6 +23,17 @@
  *  - A write or fsync error is fatal (reliability.md §5.6): stop the process;
  *    never report a failed op as done.
  *  - APPLY effects come in zxid order, each exactly once per incarnation.
+ *  - A SEND of a SNAP (attach_state) gets the image of the applied state
+ *    serialized while that effect is handled, before any later APPLY: its
+ *    zxid and the stream queued after it were fixed in the same step
+ *    (ZOOKEEPER-3104). A snapshot of the node's own state is likewise of
+ *    applied (so committed) state, never of logged txns replayed into it
+ *    (ZOOKEEPER-1549), and never while a SNAP_INSTALL is incomplete; at
+ *    recovery, logged txns after the snapshot go to zab_create, not into the
+ *    state.
+ *  - Storage work survives role changes: the core waits for every op it
+ *    issued before it votes again, so a driver must neither drop queued
+ *    writes nor report them done unwritten when the role changes (4712).
  *  - Keep the learner channel FIFO per connection; after a connection is lost
  *    deliver nothing more from it and report zab_disconnected for it.
  *

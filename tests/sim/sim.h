@@ -33,6 +33,9 @@
 #define SIM_TRACE_RING 400
 /* crash-at-effect on the disk pipeline: after the k-th storage step executed */
 #define SIM_CAUSE_DISK (-2)
+/* scripted EIO (sim_node.eio_next) */
+#define SIM_EIO_WRITE 1
+#define SIM_EIO_SYNC 2
 
 /* ---- PRNG: splitmix64 seeding xoshiro256** ---- */
 
@@ -136,6 +139,7 @@ struct sim_pend {
     int64_t zxid;
     uint8_t *data; /* owned copy: APPEND payload, INSTALL image */
     uint32_t len;
+    bool dropped; /* driver mutants only: the op is skipped, yet reported done */
 };
 
 struct sim_write {
@@ -172,6 +176,7 @@ struct sim_node {
     struct sim_loglist vlog; /* written */
     struct sim_loglist dlog; /* fsynced */
     int64_t dsnap_zxid;      /* durable snapshot (or fsynced install image) */
+    int64_t dur_committed;   /* highest committed zxid its disk ever held, whole prefix */
     uint32_t dur_accepted, dur_current;
     struct sim_pend *pend;
     uint32_t pend_head, pend_count, pend_cap;
@@ -186,6 +191,8 @@ struct sim_node {
     int32_t crash_cause;
     uint32_t crash_k;
     uint32_t crash_seen;
+    /* scripted EIO on the next log write or fsync (fatal unless mutated) */
+    int eio_next;
     /* rule checks */
     int64_t nl_required;
     uint32_t leaderinfo_epoch;
@@ -251,6 +258,9 @@ struct sim_conn {
     bool reset;         /* RST: what is in flight is lost too */
     uint64_t close_seq; /* closed or crashed: messages sent before still arrive */
     int64_t last_at[2]; /* FIFO: last delivery time per direction (0: a->b) */
+    /* checker (sim_check.c): the leader's stream on this connection */
+    int64_t learner_zxid; /* what the learner advertised in ACKEPOCH (-1: nothing yet) */
+    int64_t stream_last;  /* last zxid the sync point and stream cover (-1: no sync yet) */
 };
 
 struct sim_event;
@@ -378,6 +388,9 @@ void sim_node_disk_stage(struct sim *s, struct sim_node *n);
 void sim_node_client_request(struct sim *s, struct sim_node *n, int c, uint64_t seq, int op);
 uint64_t sim_tree_digest(const struct tree *t, const struct session_table *ss);
 int64_t sim_node_propose_raw(struct sim *s, struct sim_node *n, const char *path);
+/* A snapshot of the node's own applied state, written durably now; returns its
+ * zxid, or -1 (none taken) while a SNAP install is in progress. */
+int64_t sim_node_snapshot(struct sim *s, struct sim_node *n);
 void sim_loglist_free(struct sim_loglist *l);
 bool sim_loglist_has(const struct sim_loglist *l, int64_t zxid, uint64_t hash);
 int64_t sim_loglist_find(const struct sim_loglist *l, int64_t zxid); /* index or -1 */
@@ -386,6 +399,7 @@ int64_t sim_loglist_find(const struct sim_loglist *l, int64_t zxid); /* index or
 void sim_violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_check_apply(struct sim *s, struct sim_node *n, int64_t zxid, uint64_t hash);
 void sim_check_installed(struct sim *s, struct sim_node *n, int64_t zxid);
+void sim_check_snapshot(struct sim *s, struct sim_node *n, int64_t zxid, uint64_t digest);
 void sim_check_logged(struct sim *s, struct sim_node *n, int64_t zxid, uint64_t hash);
 void sim_check_send(struct sim *s, struct sim_node *n, const struct zab_effect *ef);
 void sim_check_vote(struct sim *s, struct sim_node *n, const struct zab_effect *ef);

@@ -24,12 +24,29 @@ SIM_SCRIPTS := $(wildcard tests/sim/testdata/*.txt)
 SIM_SEEDS ?= 500
 SIM_FIRST_SEED ?= 1
 
-# Flags that re-introduce a known bug (see src/quorum/zab.c); each script names
-# the ones it must catch with a line "# mutant: NAME".
-SIM_MUTATIONS := ACK_BEFORE_FSYNC NEWLEADER_ACK_EARLY EPOCH_BEFORE_FSYNC ACKEPOCH_EARLY \
+# Flags that re-introduce a known bug; each script names the ones it must
+# catch with a line "# mutant: NAME". Core mutants live in src/quorum/zab.c
+# (list at its top); driver mutants live where the bug would be in a server's
+# driver code: the simulator's log writer and snapshots (tests/sim/sim_node.c)
+# or its SNAP image (tests/sim/sim_world.c).
+SIM_CORE_MUTATIONS := ACK_BEFORE_FSYNC NEWLEADER_ACK_EARLY EPOCH_BEFORE_FSYNC ACKEPOCH_EARLY \
   ADVERTISE_MEMORY OBSERVER_QUORUM LOCAL_SYNC STALE_VOTE SYNC_GAP \
-  EPOCH_AHEAD_LOOP
+  EPOCH_AHEAD_LOOP PROPOSE_AFTER_NLACK DUP_FORWARD UPTODATE_STALE_COMMIT BOUNCE_NO_FSYNC \
+  RESYNC_SKIPS_LOGGED DIFF_BELOW_WINDOW WINDOW_EDGE RECOVERY_CURRENT_EPOCH TRUNC_AS_DIFF
+#   SNAP_LATE         the SNAP image is serialized when it reaches the learner, not
+#                     when its zxid and the stream after it were fixed (ZK-3104)
+#   ROLE_DROPS_QUEUE  leaving a role drops queued log writes/fsyncs, yet reports
+#                     them done (ZK-4712)
+#   EIO_IGNORED       an EIO on a log write or fsync is ignored and the op reported
+#                     done (ZK-4882)
+#   SNAP_UNCOMMITTED  a node's own snapshot replays its logged, uncommitted txns
+#                     into the image (ZK-1549)
+#   INSTALL_LOG_FIRST a SNAP install empties the old log before the image is durable
+#                     (ZK-3642: a crash in between loses the data)
+SIM_DRIVER_MUTATIONS := SNAP_LATE ROLE_DROPS_QUEUE EIO_IGNORED SNAP_UNCOMMITTED INSTALL_LOG_FIRST
+SIM_MUTATIONS := $(SIM_CORE_MUTATIONS) $(SIM_DRIVER_MUTATIONS)
 SIM_MUT_BINS := $(SIM_MUTATIONS:%=$(BUILD)/sim-mut/%/sim)
+SIM_DRIVER_MUT_OBJ := sim_node.o sim_world.o
 
 $(SIM_BIN): $(SIM_OBJ) $(QUORUM_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_MODE) -o $@ $^ $(LDLIBS)
@@ -38,10 +55,26 @@ $(BUILD)/sim-mut/%/zab.o: src/quorum/zab.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DZK_MUTATE_$* -c $< -o $@
 
-$(BUILD)/sim-mut/%/sim: $(SIM_OBJ) $(filter-out %/zab.o,$(QUORUM_OBJ)) $(BUILD)/sim-mut/%/zab.o $(LIB)
+$(BUILD)/sim-mut/%/sim_node.o: tests/sim/sim_node.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DZK_MUTATE_$* -c $< -o $@
+
+$(BUILD)/sim-mut/%/sim_world.o: tests/sim/sim_world.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DZK_MUTATE_$* -c $< -o $@
+
+$(SIM_CORE_MUTATIONS:%=$(BUILD)/sim-mut/%/sim): $(BUILD)/sim-mut/%/sim: $(SIM_OBJ) \
+  $(filter-out %/zab.o,$(QUORUM_OBJ)) $(BUILD)/sim-mut/%/zab.o $(LIB)
 	$(CC) $(LDFLAGS_MODE) -o $@ $^ $(LDLIBS)
 
-.SECONDARY: $(SIM_MUTATIONS:%=$(BUILD)/sim-mut/%/zab.o)
+$(SIM_DRIVER_MUTATIONS:%=$(BUILD)/sim-mut/%/sim): $(BUILD)/sim-mut/%/sim: \
+  $(filter-out $(addprefix %/,$(SIM_DRIVER_MUT_OBJ)),$(SIM_OBJ)) \
+  $(BUILD)/sim-mut/%/sim_node.o $(BUILD)/sim-mut/%/sim_world.o $(QUORUM_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_MODE) -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(SIM_CORE_MUTATIONS:%=$(BUILD)/sim-mut/%/zab.o) \
+  $(foreach m,$(SIM_DRIVER_MUTATIONS),$(SIM_DRIVER_MUT_OBJ:%=$(BUILD)/sim-mut/$(m)/%))
+-include $(wildcard $(BUILD)/sim-mut/*/*.d)
 
 sim-test: $(SIM_BIN) $(SIM_MUT_BINS)
 	@fail=0; for f in $(SIM_SCRIPTS); do \

@@ -14,6 +14,10 @@
  *    fsynced log holds the txn; ACK(NEWLEADER) only with every sync txn
  *    fsynced and currentEpoch durable; ACKEPOCH only with acceptedEpoch
  *    durable; what a node advertises equals its fsynced log;
+ *  - every leader -> learner stream is the history after its sync point: no
+ *    gap, no duplicate, no TRUNC beyond the learner's log, no COMMIT of a
+ *    txn it was never sent (message-level, off with rules off);
+ *  - a node's own snapshot is of committed state, as committed;
  *  - on disk: acceptedEpoch >= currentEpoch, acceptedEpoch >= epoch of the
  *    last logged zxid, the fsynced log is gap-free;
  *  - every committed txn is durable on a quorum of voters, at all times;
@@ -169,6 +173,20 @@ void sim_check_installed(struct sim *s, struct sim_node *n, int64_t zxid) {
                       n->idx + 1, zxid);
 }
 
+/* Rule 5 (ZOOKEEPER-1549): a node's own snapshot holds committed state only,
+ * exactly as the committed history had it at the image's zxid. */
+void sim_check_snapshot(struct sim *s, struct sim_node *n, int64_t zxid, uint64_t digest) {
+    if (zxid == 0)
+        return;
+    int64_t i = sim_hist_find(s, zxid);
+    if (i < 0)
+        sim_violation(s, "n%d snapshot at 0x%" PRIx64 " holds txns not known to be committed",
+                      n->idx + 1, zxid);
+    else if (s->hist[i].digest != digest)
+        sim_violation(s, "n%d snapshot at 0x%" PRIx64 " differs from the committed state",
+                      n->idx + 1, zxid);
+}
+
 void sim_check_acked(struct sim *s, int64_t zxid, uint64_t hash) {
     ZK_UNUSED(hash);
     int64_t i = sim_hist_find(s, zxid);
@@ -216,8 +234,61 @@ void sim_check_current_epoch(struct sim *s, struct sim_node *n) {
                       n->idx + 1, n->dur_current, n->nl_required, sim_dlog_last(n));
 }
 
+/* The leader's stream to one learner, seen from outside (rule 4; protocol-spec
+ * issues 1 and 2; ZOOKEEPER-2846/3104/4352/4925): after the sync point (DIFF:
+ * the zxid the learner advertised in ACKEPOCH on this connection; TRUNC, SNAP:
+ * the message's zxid) every PROPOSAL or INFORM carries the next zxid of the
+ * history — no gap, no duplicate — a TRUNC point is one the learner reached,
+ * and a COMMIT names only a zxid the learner holds or was sent. */
+static void sim_check_stream(struct sim *s, struct sim_node *n, const struct zab_effect *ef) {
+    const struct zmsg *m = &ef->msg;
+    if (ef->conn == 0 || ef->conn > s->conn_count)
+        return;
+    struct sim_conn *c = &s->conns[ef->conn - 1];
+    int to = sim_node_by_sid(s, ef->peer) + 1;
+    int64_t prev = c->stream_last;
+    const char *bad = NULL;
+    switch (m->type) {
+    case ZMSG_ACKEPOCH:
+        c->learner_zxid = m->zxid;
+        return;
+    case ZMSG_DIFF:
+        c->stream_last = c->learner_zxid;
+        return;
+    case ZMSG_TRUNC:
+        if (m->zxid > c->learner_zxid)
+            bad = "TRUNC beyond the learner's log";
+        c->stream_last = m->zxid;
+        break;
+    case ZMSG_SNAP:
+        c->stream_last = m->zxid;
+        return;
+    case ZMSG_PROPOSAL:
+    case ZMSG_INFORM:
+        if (c->stream_last < 0)
+            bad = "txn before the sync point";
+        else if (m->zxid <= c->stream_last)
+            bad = "duplicate txn";
+        else if (!zxid_is_successor(c->stream_last, m->zxid))
+            bad = "gap in the stream";
+        if (m->zxid > c->stream_last)
+            c->stream_last = m->zxid;
+        break;
+    case ZMSG_COMMIT:
+        if (m->zxid > c->stream_last)
+            bad = "COMMIT of a txn it was never sent";
+        break;
+    default:
+        return;
+    }
+    if (bad != NULL && !s->rules_off)
+        sim_violation(s, "n%d -> n%d %s 0x%" PRIx64 ": %s (stream at 0x%" PRIx64 ")", n->idx + 1,
+                      to, zmsg_type_name(m->type), m->zxid, bad, prev);
+}
+
 void sim_check_send(struct sim *s, struct sim_node *n, const struct zab_effect *ef) {
     const struct zmsg *m = &ef->msg;
+    sim_check_stream(s, n, ef);
     if (s->rules_off)
         return;
     switch (m->type) {
@@ -313,7 +384,35 @@ void sim_check_quorum(struct sim *s, struct sim_node *n, const struct zab_effect
 
 /* ---- disks ---- */
 
+/* The end of the committed prefix this node's disk holds: the durable
+ * snapshot, extended by the fsynced log when the log starts at or below it,
+ * up to the log's last record that is in the committed history (the log is
+ * gap-free and prefix-consistent, checked elsewhere). */
+static int64_t sim_disk_committed(const struct sim *s, const struct sim_node *n) {
+    int64_t cov = n->dsnap_zxid;
+    if (n->dlog.base > cov)
+        return cov;
+    for (uint32_t i = n->dlog.count; i-- > 0;) {
+        int64_t k = sim_hist_find(s, n->dlog.r[i].zxid);
+        if (k >= 0 && s->hist[k].hash == n->dlog.r[i].hash) {
+            if (n->dlog.r[i].zxid > cov)
+                cov = n->dlog.r[i].zxid;
+            break;
+        }
+    }
+    return cov;
+}
+
 void sim_check_disk(struct sim *s, struct sim_node *n) {
+    /* What a disk durably holds of the committed history never shrinks: a
+     * TRUNC removes only uncommitted txns, and a SNAP install makes its image
+     * durable before the old log goes (ZOOKEEPER-3642). */
+    int64_t cov = sim_disk_committed(s, n);
+    if (cov < n->dur_committed)
+        sim_violation(s, "n%d disk: lost committed txns: it held the history through 0x%" PRIx64
+                      ", now only through 0x%" PRIx64, n->idx + 1, n->dur_committed, cov);
+    if (cov > n->dur_committed)
+        n->dur_committed = cov;
     if (n->dur_accepted < n->dur_current)
         sim_violation(s, "n%d disk: acceptedEpoch %u < currentEpoch %u", n->idx + 1,
                       n->dur_accepted, n->dur_current);

@@ -195,8 +195,8 @@ static void sim_roll_forward(struct sim *s, struct sim_node *n) {
     for (uint32_t i = 0; i < count; i++) {
         unsigned long long z;
         char tail[8];
-        if (strstr(names[i], "Epoch.tmp") != NULL) {
-            sim_disk_unlink(&n->disk, names[i]);
+        if (strstr(names[i], "Epoch.tmp") != NULL || strstr(names[i], ".part") != NULL) {
+            sim_disk_unlink(&n->disk, names[i]); /* an epoch file or own snapshot never finished */
             continue;
         }
         if (sscanf(names[i], "snapshot.%llx.%4s", &z, tail) != 2 || strcmp(tail, "tmp") != 0)
@@ -402,6 +402,7 @@ void sim_node_teardown(struct sim *s, struct sim_node *n) {
     n->syncs = NULL;
     n->sync_count = n->sync_cap = 0;
     n->crash_armed = false;
+    n->eio_next = 0;
 }
 
 /* ---- the disk pipeline ---- */
@@ -503,7 +504,12 @@ static bool sim_exec_stage(struct sim *s, struct sim_node *n, struct sim_pend *p
     ZK_ASSERT(p->kind == ZAB_EFF_SNAP_INSTALL);
     snprintf(final, sizeof(final), "snapshot.%" PRIx64, p->zxid);
     snprintf(tmp, sizeof(tmp), "%s.tmp", final);
-    if (p->stage == 0) {
+    uint32_t stage = p->stage;
+#ifdef ZK_MUTATE_INSTALL_LOG_FIRST
+    if (stage < 2)
+        stage = 1 - stage; /* the old log goes before the image is durable */
+#endif
+    if (stage == 0) {
         /* The image, fsynced, and its directory entry too: the log may be
          * emptied only once recovery is sure to find the image and roll the
          * install forward (without the directory fsync a crash can drop the
@@ -515,7 +521,7 @@ static bool sim_exec_stage(struct sim *s, struct sim_node *n, struct sim_pend *p
         n->dsnap_zxid = p->zxid; /* recovery would roll it forward now */
         return false;
     }
-    if (p->stage == 1) { /* the old log goes */
+    if (stage == 1) { /* the old log goes */
         sim_disk_truncate(&n->disk, n->log_ino, WAL_HEADER_BYTES);
         sim_disk_fsync(&n->disk, n->log_ino);
         n->vlog.count = 0;
@@ -540,16 +546,37 @@ static bool sim_pend_has_latency(const struct sim_pend *p) {
     return p->kind != ZAB_EFF_LOG_APPEND && p->kind != ZAB_EFF_LOG_TRUNCATE;
 }
 
+/* Does this stage fail with an injected EIO/ENOSPC (random, or scripted on
+ * the next log write or fsync)? The random draw is made for every stage that
+ * takes time, so scripted injections leave the random stream unchanged. */
+static bool sim_stage_eio(struct sim *s, struct sim_node *n, const struct sim_pend *p) {
+    bool eio = sim_pend_has_latency(p) && sim_rng_chance(&s->rng, s->p.eio);
+    if ((n->eio_next == SIM_EIO_WRITE && p->kind == ZAB_EFF_LOG_APPEND) ||
+        (n->eio_next == SIM_EIO_SYNC && p->kind == ZAB_EFF_LOG_SYNC)) {
+        n->eio_next = 0;
+        eio = true;
+    }
+    return eio;
+}
+
 /* A disk event: run stages until one needs time. */
 void sim_node_disk_stage(struct sim *s, struct sim_node *n) {
     n->disk_busy = false;
     while (n->pend_count > 0 && n->up) {
         struct sim_pend *p = &n->pend[n->pend_head];
-        if (sim_pend_has_latency(p) && sim_rng_chance(&s->rng, s->p.eio)) {
+        if (sim_stage_eio(s, n, p)) {
+#ifdef ZK_MUTATE_EIO_IGNORED
+            /* ZOOKEEPER-4882's shape: the error is logged and the op reported
+             * done; the write never happened (a hole), the fsync did not sync. */
+            sim_trace(s, "n%d EIO ignored", n->idx + 1);
+            p->dropped = true;
+#else
             sim_crash_node(s, n->idx, "EIO on the log device (fatal)");
             return;
+#endif
         }
-        bool done = sim_exec_stage(s, n, p);
+        /* a dropped op (driver mutants) is skipped, yet reported done */
+        bool done = p->dropped || sim_exec_stage(s, n, p);
         if (n->crash_armed && n->crash_cause == SIM_CAUSE_DISK && ++n->crash_seen == n->crash_k) {
             char why[64];
             snprintf(why, sizeof(why), "crash after disk step %u", n->crash_k);
@@ -636,6 +663,18 @@ static void sim_node_role(struct sim *s, struct sim_node *n, const struct zab_ef
         fprintf(s->out, "  n%d %s epoch %u\n", n->idx + 1, zab_role_name(ef->role), ef->epoch);
     if (ef->role != ZAB_LEADING || !ef->established)
         sim_node_fail_clients(s, n);
+#ifdef ZK_MUTATE_ROLE_DROPS_QUEUE
+    /* ZOOKEEPER-4712's shape: leaving a role shuts the log writer down
+     * halfway; appends and fsyncs still queued are dropped, their completions
+     * reported all the same. */
+    if (ef->role == ZAB_LOOKING) {
+        for (uint32_t i = 0; i < n->pend_count; i++) {
+            struct sim_pend *p = &n->pend[(n->pend_head + i) % n->pend_cap];
+            if (p->kind == ZAB_EFF_LOG_APPEND || p->kind == ZAB_EFF_LOG_SYNC)
+                p->dropped = true;
+        }
+    }
+#endif
 }
 
 static void sim_node_sync_done(struct sim *s, struct sim_node *n, const struct zab_effect *ef) {
@@ -861,5 +900,98 @@ int64_t sim_node_propose_raw(struct sim *s, struct sim_node *n, const char *path
     jute_buf_deinit(&b);
     ZK_ASSERT(rc == ZK_OK);
     sim_node_drain(s, n);
+    return zxid;
+}
+
+/* ---- a snapshot of the node's own state ---- */
+
+#ifdef ZK_MUTATE_SNAP_UNCOMMITTED
+/* ZOOKEEPER-1549's shape: the image is of the state with every logged txn
+ * replayed into it, committed or not (as a server that loads its whole log
+ * into memory at startup, then snapshots). Returns the image's zxid. */
+static int64_t sim_image_with_log_tail(struct sim *s, struct sim_node *n, struct jute_buf *out,
+                                       uint64_t *digest) {
+    struct jute_buf b;
+    jute_buf_init(&b);
+    snap_write(&b, &n->tree, &n->sessions);
+    struct tree t;
+    struct session_table ss;
+    struct watch_mgr w;
+    tree_init(&t);
+    session_table_init(&ss, s->p.tick_ms, s->now, n->sid);
+    watch_mgr_init(&w);
+    struct snap_info info;
+    char err[128];
+    int rc = snap_load(b.p, b.len, SIM_MAX_RECORD, &t, &ss, s->now, &info, err, sizeof(err));
+    ZK_ASSERT(rc == ZK_OK);
+    jute_buf_deinit(&b);
+    int64_t zxid = n->applied_zxid;
+    for (uint32_t i = 0; i < n->vlog.count; i++) {
+        const uint8_t *data;
+        uint32_t len;
+        struct txn tx;
+        if (n->vlog.r[i].zxid <= zxid || !zab_log_get(n->z, n->vlog.r[i].zxid, &data, &len))
+            continue;
+        txn_init(&tx);
+        if (txn_decode(data, len, &tx) == ZK_OK) {
+            struct apply_env env;
+            memset(&env, 0, sizeof(env));
+            env.tree = &t;
+            env.sessions = &ss;
+            env.watches = &w;
+            env.now_ms = s->now;
+            apply_txn(&env, &tx, NULL);
+            zxid = tx.zxid;
+        }
+        txn_deinit(&tx);
+    }
+    snap_write(out, &t, &ss);
+    *digest = sim_tree_digest(&t, &ss);
+    tree_deinit(&t);
+    session_table_deinit(&ss);
+    watch_mgr_deinit(&w);
+    return zxid;
+}
+#endif
+
+/* A snapshot of the node's own applied state (ZooKeeper's periodic snapshot,
+ * store.c in the server): the image goes to snapshot.<zxid>.part, is fsynced,
+ * renamed to snapshot.<zxid>, and the directory fsynced, all at once (a crash
+ * can only leave a .part, which recovery deletes). Applied state is committed
+ * and durable here (rule 5), so the image may stand for the log up to its
+ * zxid: recovery loads the newest snapshot and skips the records it covers,
+ * and the log itself is left alone. Not while a SNAP install is on its way to
+ * disk: the state is already the leader's image, but the log is still the old
+ * one, which the image must not be taken to describe. Returns the image's
+ * zxid, or -1 if no snapshot was taken. */
+int64_t sim_node_snapshot(struct sim *s, struct sim_node *n) {
+    ZK_ASSERT(n->up);
+    for (uint32_t i = 0; i < n->pend_count; i++) {
+        if (n->pend[(n->pend_head + i) % n->pend_cap].kind == ZAB_EFF_SNAP_INSTALL)
+            return -1;
+    }
+    struct jute_buf b;
+    jute_buf_init(&b);
+    int64_t zxid = n->applied_zxid;
+    uint64_t digest;
+#ifdef ZK_MUTATE_SNAP_UNCOMMITTED
+    zxid = sim_image_with_log_tail(s, n, &b, &digest);
+#else
+    snap_write(&b, &n->tree, &n->sessions);
+    digest = sim_tree_digest(&n->tree, &n->sessions);
+#endif
+    char part[SIM_NAME_MAX], final[32];
+    snprintf(final, sizeof(final), "snapshot.%" PRIx64, zxid);
+    snprintf(part, sizeof(part), "%s.part", final);
+    int ino = sim_disk_create(&n->disk, part);
+    sim_disk_write(&n->disk, ino, 0, b.p, b.len);
+    sim_disk_fsync(&n->disk, ino);
+    sim_disk_rename(&n->disk, part, final);
+    sim_disk_fsync_dir(&n->disk);
+    jute_buf_deinit(&b);
+    if (zxid > n->dsnap_zxid)
+        n->dsnap_zxid = zxid;
+    sim_trace(s, "n%d snapshot at 0x%" PRIx64, n->idx + 1, zxid);
+    sim_check_snapshot(s, n, zxid, digest);
     return zxid;
 }

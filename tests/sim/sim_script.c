@@ -15,6 +15,8 @@
  *   run MS                      process events for MS milliseconds
  *   stabilize [MS]              run until one leader, all synced and caught up
  *   write [nX|leader] [count=N] client 0 creates nodes, waiting for each answer
+ *   eph [nX|leader] [count=N]   the same with ephemeral nodes of client 0's session
+ *   close [nX|leader]           client 0 closes its session (a closeSession txn)
  *   sync [nX|leader]            client 1 syncs and checks the result is fresh
  *   propose [nX|leader] [count=N]  txns proposed at a leader directly, not awaited
  *   partition nA nB | nC ...    cut every link between the groups
@@ -26,6 +28,8 @@
  *                               (a message type, propose, tick; or disk: the K-th
  *                               storage step the node's disk executes)
  *   restart nX / pause nX MS
+ *   eio nX write|sync           nX's next log write (or fsync) fails with EIO
+ *   snapshot nX                 nX snapshots its own applied state (durable at once)
  *   status / log nX / check
  *   seed-run S                 one whole random run (sim --seed S), pinned because
  *                              it once reached a shape worth keeping
@@ -169,7 +173,7 @@ static const char *script_result(int r) {
     }
 }
 
-static void script_write(struct script *sc, char **tok, int ntok) {
+static void script_write(struct script *sc, char **tok, int ntok, int op) {
     struct sim *s = sc->s;
     int target = script_node(sc, ntok > 1 && tok[1][0] != 'c' ? tok[1] : "leader");
     long count = script_opt(tok, ntok, "count", 1);
@@ -188,12 +192,38 @@ static void script_write(struct script *sc, char **tok, int ntok) {
             if (r != 1)
                 return;
         }
-        int r = sim_client_op_wait(s, 0, SIM_OP_CREATE, target, s->p.client_timeout_ms);
-        fprintf(sc->out, "  write %s: %s", c->op_path, script_result(r));
+        int r = sim_client_op_wait(s, 0, op, target, s->p.client_timeout_ms);
+        fprintf(sc->out, "  %s %s: %s", op == SIM_OP_CREATE ? "write" : "ephemeral", c->op_path,
+                script_result(r));
         if (r == 1)
             fprintf(sc->out, " 0x%" PRIx64, c->last_zxid);
         fprintf(sc->out, "\n");
     }
+}
+
+/* Client 1 syncs and checks the answer is fresh (sim_check_sync). */
+static void script_sync(struct script *sc, char **tok, int ntok) {
+    struct sim *s = sc->s;
+    int target = script_node(sc, ntok > 1 ? tok[1] : "leader");
+    if (target < 0)
+        target = 0;
+    int r = sim_client_op_wait(s, 1, SIM_OP_SYNC, target, s->p.client_timeout_ms);
+    fprintf(sc->out, "  sync at n%d: %s", target + 1, script_result(r));
+    if (r == 1)
+        fprintf(sc->out, " 0x%" PRIx64, s->clients[1].last_zxid);
+    fprintf(sc->out, "\n");
+}
+
+/* Client 0 closes its session: a closeSession txn deletes its ephemerals. */
+static void script_close(struct script *sc, char **tok, int ntok) {
+    struct sim *s = sc->s;
+    int target = script_node(sc, ntok > 1 ? tok[1] : "leader");
+    int r = target < 0 ? 0
+                       : sim_client_op_wait(s, 0, SIM_OP_CLOSE, target, s->p.client_timeout_ms);
+    fprintf(sc->out, "  close session: %s", script_result(r));
+    if (r == 1)
+        fprintf(sc->out, " 0x%" PRIx64, s->clients[0].last_zxid);
+    fprintf(sc->out, "\n");
 }
 
 /* Proposals made at the leader directly: they exist only in logs until
@@ -280,6 +310,16 @@ static bool script_node_cmd(struct script *sc, char **tok, int ntok) {
         sim_partition(s, &i, 1);
     else if (strcmp(cmd, "log") == 0 && i >= 0)
         script_log(sc, i);
+    else if (strcmp(cmd, "eio") == 0 && i >= 0 && ntok > 2 &&
+             (strcmp(tok[2], "write") == 0 || strcmp(tok[2], "sync") == 0))
+        s->nodes[i].eio_next = tok[2][0] == 'w' ? SIM_EIO_WRITE : SIM_EIO_SYNC;
+    else if (strcmp(cmd, "snapshot") == 0 && i >= 0 && s->nodes[i].up) {
+        int64_t zxid = sim_node_snapshot(s, &s->nodes[i]);
+        if (zxid < 0)
+            fprintf(sc->out, "  n%d: no snapshot while a SNAP install is in progress\n", i + 1);
+        else
+            fprintf(sc->out, "  n%d snapshot at 0x%" PRIx64 "\n", i + 1, zxid);
+    }
     else if (strcmp(cmd, "pause") == 0 && i >= 0 && ntok > 2) {
         s->nodes[i].paused = true;
         s->nodes[i].paused_until = s->now + atol(tok[2]);
@@ -354,19 +394,14 @@ static bool script_exec(struct script *sc, char **tok, int ntok) {
         } else if (!s->violated) {
             fprintf(sc->out, "  not stable\n");
         }
-    } else if (strcmp(cmd, "write") == 0) {
-        script_write(sc, tok, ntok);
+    } else if (strcmp(cmd, "write") == 0 || strcmp(cmd, "eph") == 0) {
+        script_write(sc, tok, ntok, cmd[0] == 'w' ? SIM_OP_CREATE : SIM_OP_CREATE_EPH);
+    } else if (strcmp(cmd, "close") == 0) {
+        script_close(sc, tok, ntok);
     } else if (strcmp(cmd, "propose") == 0) {
         script_propose(sc, tok, ntok);
     } else if (strcmp(cmd, "sync") == 0) {
-        int target = script_node(sc, ntok > 1 ? tok[1] : "leader");
-        if (target < 0)
-            target = 0;
-        int r = sim_client_op_wait(s, 1, SIM_OP_SYNC, target, s->p.client_timeout_ms);
-        fprintf(sc->out, "  sync at n%d: %s", target + 1, script_result(r));
-        if (r == 1)
-            fprintf(sc->out, " 0x%" PRIx64, s->clients[1].last_zxid);
-        fprintf(sc->out, "\n");
+        script_sync(sc, tok, ntok);
     } else if (strcmp(cmd, "partition") == 0) {
         script_groups(sc, tok, ntok);
     } else if (strcmp(cmd, "rules") == 0 && ntok > 1) {

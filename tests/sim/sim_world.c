@@ -330,6 +330,16 @@ static void sim_conn_reset(struct sim *s, struct sim_conn *c) {
     sim_notify_closed(s, c, c->b);
 }
 
+/* A SNAP's image: the sender's applied state, serialized into the message. */
+static void sim_attach_image(struct sim_event *ev, const struct sim_node *n) {
+    struct jute_buf b;
+    jute_buf_init(&b);
+    snap_write(&b, &n->tree, &n->sessions);
+    ev->data = b.p; /* take the buffer */
+    ev->msg.data = ev->data;
+    ev->msg.data_len = b.len;
+}
+
 void sim_net_send(struct sim *s, int from, const struct zab_effect *ef) {
     int to = sim_node_by_sid(s, ef->peer);
     struct sim_conn *c = sim_conn_get(s, ef->conn);
@@ -356,11 +366,11 @@ void sim_net_send(struct sim *s, int from, const struct zab_effect *ef) {
         if (n->applied_zxid != ef->msg.zxid)
             sim_violation(s, "n%d SNAP at 0x%" PRIx64 " but its state is at 0x%" PRIx64, from + 1,
                           ef->msg.zxid, n->applied_zxid);
-        struct jute_buf b;
-        jute_buf_init(&b);
-        snap_write(&b, &n->tree, &n->sessions);
-        ev->data = b.p; /* take the buffer */
-        ev->msg.data_len = b.len;
+#ifndef ZK_MUTATE_SNAP_LATE
+        /* The image is taken now, in the same step as the core fixed its zxid
+         * and queued the stream after it (ZOOKEEPER-3104). */
+        sim_attach_image(ev, n);
+#endif
     } else if (ef->msg.data_len > 0) {
         ev->data = zk_xmalloc(ef->msg.data_len);
         memcpy(ev->data, ef->msg.data, ef->msg.data_len);
@@ -412,6 +422,7 @@ void sim_net_connect(struct sim *s, int from, int64_t peer) {
     c->inc_a = s->nodes[from].inc;
     c->inc_b = t->inc;
     c->alive = true;
+    c->learner_zxid = c->stream_last = -1;
     struct sim_event *ev = sim_ev_new(
         s, EV_CONNECT, s->now + sim_link_delay(s, from, to) + sim_link_delay(s, to, from), from);
     ev->peer = peer;
@@ -481,6 +492,13 @@ static void sim_deliver_msg(struct sim *s, struct sim_event *ev) {
         sim_ev_free(ev);
         return;
     }
+#ifdef ZK_MUTATE_SNAP_LATE
+    /* ZOOKEEPER-3104's shape: the image is serialized later than its zxid and
+     * the stream after it were fixed, so it holds whatever the sender applied
+     * in between. */
+    if (ev->msg.attach_state && ev->data == NULL && s->nodes[from].up)
+        sim_attach_image(ev, &s->nodes[from]);
+#endif
     sim_trace(s, "n%d<-n%d %s 0x%" PRIx64, to + 1, from + 1, zmsg_type_name(ev->msg.type),
               ev->msg.zxid);
     struct zab_status st;
@@ -791,6 +809,8 @@ static void sim_nemesis(struct sim *s) {
         s->p.vote_loss = losses[sim_rng_below(&s->rng, 3)];
     } else if (a < 86) {
         s->p.eio = eios[sim_rng_below(&s->rng, 3)];
+    } else if (a < 92 && i >= 0 && !s->nodes[i].paused) {
+        sim_node_snapshot(s, &s->nodes[i]); /* as a server does every snapCount txns */
     }
 }
 
