@@ -30,11 +30,12 @@ static void apply_trigger_node(struct apply_env *env, const char *path, uint32_t
     watch_trigger_node(env->watches, path, len, event, apply_deliver, env);
 }
 
+/* Child watches of the parent of path (a node created or deleted). */
 static void apply_trigger_children(struct apply_env *env, const struct tree_node *parent,
-                                   int64_t zxid) {
+                                   const char *path, uint32_t len, int64_t zxid) {
     env->event_acl = parent->acl;
     env->event_zxid = zxid;
-    watch_trigger_children(env->watches, parent->path, parent->path_len, apply_deliver, env);
+    watch_trigger_children(env->watches, path, path_parent_len(path, len), apply_deliver, env);
 }
 
 static void apply_create(struct apply_env *env, const struct txn *t, const struct txn_op *op,
@@ -51,22 +52,21 @@ static void apply_create(struct apply_env *env, const struct txn *t, const struc
     if (res != NULL) {
         res->path = zk_xstrndup(op->path, op->path_len);
         res->path_len = op->path_len;
-        tree_node_stat(n, &res->stat);
+        tree_node_stat(env->tree, n, &res->stat);
     }
-    apply_trigger_node(env, n->path, n->path_len, WATCH_EVENT_CREATED, n->acl, t->zxid);
-    apply_trigger_children(env, n->parent, t->zxid);
+    apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_CREATED, n->acl, t->zxid);
+    apply_trigger_children(env, n->parent, op->path, op->path_len, t->zxid);
 }
 
-static void apply_delete_node(struct apply_env *env, struct tree_node *n, int64_t zxid) {
+/* path (borrowed) is n's path. */
+static void apply_delete_node(struct apply_env *env, struct tree_node *n, const char *path,
+                              uint32_t len, int64_t zxid) {
     struct tree_node *parent = n->parent;
     struct acl_list *acl = acl_ref(n->acl);
-    char *path = zk_xstrndup(n->path, n->path_len);
-    uint32_t len = n->path_len;
     tree_delete(env->tree, n, zxid);
     apply_trigger_node(env, path, len, WATCH_EVENT_DELETED, acl, zxid);
-    apply_trigger_children(env, parent, zxid);
+    apply_trigger_children(env, parent, path, len, zxid);
     tree_acl_release(env->tree, acl); /* the deleted node's interned list */
-    zk_free(path);
 }
 
 /* Replay only: is this op's effect impossible or already present? */
@@ -91,7 +91,7 @@ static bool apply_replay_skip(struct apply_env *env, const struct txn *t,
     case TXN_DELETE:
     case TXN_DELETE_CONTAINER: {
         struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
-        return n == NULL || n->child_count != 0;
+        return n == NULL || tree_child_count(n) != 0;
     }
     case TXN_SET_DATA:
     case TXN_SET_ACL:
@@ -120,7 +120,7 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
     case TXN_DELETE_CONTAINER: {
         struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
         ZK_ASSERT(n != NULL);
-        apply_delete_node(env, n, t->zxid);
+        apply_delete_node(env, n, op->path, op->path_len, t->zxid);
         break;
     }
     case TXN_SET_DATA: {
@@ -128,8 +128,9 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
         ZK_ASSERT(n != NULL);
         tree_set_data(env->tree, n, op->data, op->data_len, op->version, t->zxid, t->time_ms);
         if (res != NULL)
-            tree_node_stat(n, &res->stat);
-        apply_trigger_node(env, n->path, n->path_len, WATCH_EVENT_DATA_CHANGED, n->acl, t->zxid);
+            tree_node_stat(env->tree, n, &res->stat);
+        apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_DATA_CHANGED, n->acl,
+                           t->zxid);
         break;
     }
     case TXN_SET_ACL: {
@@ -137,7 +138,7 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
         ZK_ASSERT(n != NULL);
         tree_set_acl(env->tree, n, op->acl, op->version);
         if (res != NULL)
-            tree_node_stat(n, &res->stat);
+            tree_node_stat(env->tree, n, &res->stat);
         break;
     }
     case TXN_CHECK:
@@ -182,7 +183,7 @@ static void apply_multi(struct apply_env *env, const struct txn *t, struct apply
 
 static void apply_take_first(void *ctx, struct tree_node *n) {
     struct tree_node **out = ctx;
-    if (*out == NULL && n->child_count == 0)
+    if (*out == NULL && tree_child_count(n) == 0)
         *out = n;
 }
 
@@ -195,15 +196,21 @@ static struct tree_node *apply_first_ephemeral(struct tree *t, int64_t owner) {
 static void apply_close_session(struct apply_env *env, const struct txn *t) {
     const struct txn_op *op = &t->op;
     for (uint32_t i = 0; i < op->path_count; i++) {
-        struct tree_node *n = tree_find(env->tree, op->paths[i], (uint32_t)strlen(op->paths[i]));
-        if (n != NULL && n->stat.ephemeral_owner == t->client_id && n->child_count == 0)
-            apply_delete_node(env, n, t->zxid);
+        uint32_t len = (uint32_t)strlen(op->paths[i]);
+        struct tree_node *n = tree_find(env->tree, op->paths[i], len);
+        if (n != NULL && tree_node_owner(env->tree, n) == t->client_id &&
+            tree_child_count(n) == 0)
+            apply_delete_node(env, n, op->paths[i], len, t->zxid);
     }
     if (env->replay) {
         /* logs older than ZooKeeper 3.6 carry no path list: drop what is left */
         struct tree_node *n;
-        while ((n = apply_first_ephemeral(env->tree, t->client_id)) != NULL)
-            apply_delete_node(env, n, t->zxid);
+        while ((n = apply_first_ephemeral(env->tree, t->client_id)) != NULL) {
+            uint32_t len;
+            char *path = tree_node_path_dup(n, &len);
+            apply_delete_node(env, n, path, len, t->zxid);
+            zk_free(path);
+        }
     }
     struct session *s = session_find(env->sessions, t->client_id);
     if (s != NULL) {

@@ -264,7 +264,9 @@ static void fourlw_dump_count(void *ctx, int64_t owner) {
 }
 
 static void fourlw_dump_node(void *ctx, struct tree_node *n) {
-    out_printf(ctx, "\t%s\n", n->path);
+    char *path = tree_node_path_dup(n, NULL);
+    out_printf(ctx, "\t%s\n", path);
+    zk_free(path);
 }
 
 static void fourlw_dump_owner(void *ctx, int64_t owner) {

@@ -111,6 +111,8 @@ static size_t mem_block_size(const void *p) {
     return ((const struct mem_header *)p - 1)->size;
 }
 
+size_t zk_mem_usable_size(const void *p) { return mem_block_size(p); }
+
 void *zk_malloc(size_t size) {
     if (mem_should_fail())
         return NULL;

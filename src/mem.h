@@ -19,6 +19,10 @@ void *zk_xrealloc(void *p, size_t size);
 char *zk_strndup(const char *s, size_t n);
 char *zk_xstrndup(const char *s, size_t n);
 
+/* The usable size of a live block: at least what was asked for (an arena block's
+ * size class; exactly the request for any other block). */
+size_t zk_mem_usable_size(const void *p);
+
 uint64_t zk_mem_bytes_in_use(void);
 /* Bytes of the allocator's range advised to use transparent huge pages. */
 uint64_t zk_mem_huge_bytes(void);

@@ -105,8 +105,8 @@ static bool prep_lookup(const struct prep *p, const char *path, uint32_t len,
         return false;
     }
     v->exists = true;
-    v->stat = n->stat;
-    v->num_children = (int32_t)n->child_count;
+    tree_node_persisted(p->tree, n, &v->stat);
+    v->num_children = (int32_t)tree_child_count(n);
     v->acl = n->acl;
     return true;
 }
@@ -693,11 +693,15 @@ static void prep_close_add(struct prep_close_ctx *c, const char *path, uint32_t 
 
 static void prep_close_tree_fn(void *ctx, struct tree_node *n) {
     struct prep_close_ctx *c = ctx;
-    struct prep_change *ch = prep_change_find(c->p, n->path, n->path_len);
+    uint32_t len;
+    char *path = tree_node_path_dup(n, &len);
+    struct prep_change *ch = prep_change_find(c->p, path, len);
     /* An outstanding change may have deleted the node and another session
      * re-created the path: then it is not this session's ephemeral any more. */
-    if (ch == NULL || (ch->exists && ch->stat.ephemeral_owner == n->stat.ephemeral_owner))
-        prep_close_add(c, n->path, n->path_len);
+    if (ch == NULL ||
+        (ch->exists && ch->stat.ephemeral_owner == tree_node_owner(c->p->tree, n)))
+        prep_close_add(c, path, len);
+    zk_free(path);
 }
 
 /* closeSession: the txn lists the session's ephemerals, including ones created

@@ -4,6 +4,7 @@
 
 #include "base.h"
 #include "err.h"
+#include "mem.h"
 #include "path.h"
 
 enum {
@@ -56,10 +57,19 @@ static struct tree_node *read_find(const struct read_env *env, struct jute_bytes
     return tree_find(env->tree, (const char *)path.p, (uint32_t)path.len);
 }
 
-static void read_stat(struct jute_buf *out, const struct tree_node *n) {
+static void read_stat(const struct read_env *env, struct jute_buf *out,
+                      const struct tree_node *n) {
     struct zk_stat st;
-    tree_node_stat(n, &st);
+    tree_node_stat(env->tree, n, &st);
     tree_stat_encode(out, &st);
+}
+
+/* A watch on the node read_find found at path ("" is the root, watched as "/"). */
+static void read_watch_node(struct read_env *env, struct jute_bytes path, uint32_t kind) {
+    if (path.len > 0)
+        watch_add(env->watches, env->owner, (const char *)path.p, (uint32_t)path.len, kind);
+    else
+        watch_add(env->watches, env->owner, "/", 1, kind);
 }
 
 static int read_get_data(struct read_env *env, struct jute_bytes path, bool watch,
@@ -70,9 +80,9 @@ static int read_get_data(struct read_env *env, struct jute_bytes path, bool watc
     if (!acl_check(n->acl, ACL_READ, env->auth))
         return ZOO_NOAUTH;
     if (watch)
-        watch_add(env->watches, env->owner, n->path, n->path_len, WATCH_DATA);
-    jute_write_bytes(out, n->data, n->data_len);
-    read_stat(out, n);
+        read_watch_node(env, path, WATCH_DATA);
+    jute_write_bytes(out, tree_node_data(n), n->stat.data_len);
+    read_stat(env, out, n);
     return ZOO_OK;
 }
 
@@ -84,12 +94,13 @@ static int read_get_children(struct read_env *env, struct jute_bytes path, bool 
     if (!acl_check(n->acl, ACL_READ, env->auth))
         return ZOO_NOAUTH;
     if (watch)
-        watch_add(env->watches, env->owner, n->path, n->path_len, WATCH_CHILD);
-    jute_write_i32(out, (int32_t)n->child_count);
-    for (uint32_t i = 0; i < n->child_count; i++)
-        jute_write_cstr(out, n->children[i]->name);
+        read_watch_node(env, path, WATCH_CHILD);
+    jute_write_i32(out, (int32_t)tree_child_count(n));
+    uint32_t it = 0;
+    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;)
+        jute_write_cstr(out, c->name);
     if (with_stat)
-        read_stat(out, n);
+        read_stat(env, out, n);
     return ZOO_OK;
 }
 
@@ -105,7 +116,7 @@ static int read_exists(struct read_env *env, struct jute_bytes path, bool watch,
         watch_add(env->watches, env->owner, (const char *)path.p, (uint32_t)path.len, WATCH_DATA);
     if (n == NULL)
         return ZOO_NONODE;
-    read_stat(out, n);
+    read_stat(env, out, n);
     return ZOO_OK;
 }
 
@@ -119,7 +130,7 @@ static int read_get_acl(struct read_env *env, struct jute_bytes path, struct jut
         acl_encode(out, n->acl);
     else
         acl_encode_redacted(out, n->acl);
-    read_stat(out, n);
+    read_stat(env, out, n);
     return ZOO_OK;
 }
 
@@ -240,11 +251,14 @@ struct read_eph_ctx {
 
 static void read_eph_fn(void *ctx, struct tree_node *n) {
     struct read_eph_ctx *c = ctx;
-    if (!c->all && (n->path_len < (uint32_t)c->prefix.len ||
-                    memcmp(n->path, c->prefix.p, (size_t)c->prefix.len) != 0))
-        return;
-    jute_write_bytes(c->out, n->path, (int32_t)n->path_len);
-    c->count++;
+    uint32_t len;
+    char *path = tree_node_path_dup(n, &len);
+    if (c->all || (len >= (uint32_t)c->prefix.len &&
+                   memcmp(path, c->prefix.p, (size_t)c->prefix.len) == 0)) {
+        jute_write_bytes(c->out, path, (int32_t)len);
+        c->count++;
+    }
+    zk_free(path);
 }
 
 static bool read_prefix_is_all(struct jute_bytes p) {

@@ -921,10 +921,11 @@ struct container_ctx {
     uint32_t budget;
 };
 
-static void server_reap_node(struct container_ctx *x, struct tree_node *n) {
-    if (x->budget == 0 || n->child_count != 0)
+static void server_reap_node(void *ctx, struct tree_node *n) {
+    struct container_ctx *x = ctx;
+    if (x->budget == 0 || tree_child_count(n) != 0)
         return;
-    int64_t owner = n->stat.ephemeral_owner;
+    int64_t owner = tree_node_owner(&x->s->tree, n);
     int64_t elapsed = x->now - n->stat.mtime;
     bool reap;
     if (tree_owner_kind(owner) == TREE_CONTAINER) {
@@ -936,9 +937,12 @@ static void server_reap_node(struct container_ctx *x, struct tree_node *n) {
     }
     if (!reap)
         return;
+    uint32_t len;
+    char *path = tree_node_path_dup(n, &len);
     struct jute_buf b;
     jute_buf_init(&b);
-    jute_write_bytes(&b, n->path, (int32_t)n->path_len);
+    jute_write_bytes(&b, path, (int32_t)len);
+    zk_free(path);
     x->budget--;
     server_internal_write(x->s, 0, TXN_DELETE_CONTAINER, b.p, b.len);
     jute_buf_deinit(&b);
@@ -950,13 +954,8 @@ static void server_check_containers(struct server *s) {
     struct container_ctx x = {s, server_wall_ms(), 0};
     int64_t per_pass = (int64_t)s->cfg.container_max_per_minute * s->cfg.container_check_ms / 60000;
     x.budget = per_pass < 1 ? 1 : (per_pass > UINT32_MAX ? UINT32_MAX : (uint32_t)per_pass);
-    struct queue *q;
-    QUEUE_FOREACH(q, &s->tree.containers) {
-        server_reap_node(&x, QUEUE_DATA(q, struct tree_node, kind_link));
-    }
-    QUEUE_FOREACH(q, &s->tree.ttls) {
-        server_reap_node(&x, QUEUE_DATA(q, struct tree_node, kind_link));
-    }
+    tree_for_each_of_kind(&s->tree, TREE_CONTAINER, server_reap_node, &x);
+    tree_for_each_of_kind(&s->tree, TREE_TTL, server_reap_node, &x);
 }
 
 static void server_timers(struct server *s) {

@@ -220,10 +220,13 @@ static int64_t snap_ref_of(const struct snap_writer *w, const struct acl_list *a
     return 0;
 }
 
+/* "/", "/zookeeper" or "/zookeeper/quota" with the open ACL. */
 static bool snap_is_open_system(const struct snap_writer *w, const struct tree_node *n) {
-    bool system = n == w->t->root ||
-                  (n->path_len == 10 && memcmp(n->path, "/zookeeper", 10) == 0) ||
-                  (n->path_len == 16 && memcmp(n->path, "/zookeeper/quota", 16) == 0);
+    const struct tree_node *root = w->t->root;
+    bool system = n == root ||
+                  (n->parent == root && strcmp(n->name, "zookeeper") == 0) ||
+                  (n->parent != NULL && n->parent->parent == root &&
+                   strcmp(n->parent->name, "zookeeper") == 0 && strcmp(n->name, "quota") == 0);
     return system && acl_equal(n->acl, acl_open_unsafe());
 }
 
@@ -275,18 +278,18 @@ static void snap_collect_acls(struct snap_writer *w, const struct tree_node *n) 
         }
         w->refs[w->ref_count++] = n->acl;
     }
-    for (uint32_t i = 0; i < n->child_count; i++)
-        snap_collect_acls(w, n->children[i]);
+    uint32_t it = 0;
+    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;)
+        snap_collect_acls(w, c);
 }
 
-static void snap_write_node(struct snap_writer *w, const struct tree_node *n) {
+/* Writes n, whose path is w->path[0 .. len) (the root's is "", as ZooKeeper
+ * stores it), and its subtree. */
+static void snap_write_node(struct snap_writer *w, const struct tree_node *n, uint32_t len) {
     if (w->err != 0)
         return;
-    if (n == w->t->root)
-        snap_put_bytes(w, "", 0); /* the root is stored under "" */
-    else
-        snap_put_bytes(w, n->path, (int32_t)n->path_len);
-    snap_put_bytes(w, n->data, n->data_len);
+    snap_put_bytes(w, w->path, (int32_t)len);
+    snap_put_bytes(w, tree_node_data(n), n->stat.data_len);
     if (!snap_room(w, 8 * 7 + 4 * 3))
         return;
     struct jute_buf *b = &w->b;
@@ -298,12 +301,21 @@ static void snap_write_node(struct snap_writer *w, const struct tree_node *n) {
     jute_write_i32(b, n->stat.version);
     jute_write_i32(b, n->stat.cversion);
     jute_write_i32(b, n->stat.aversion);
-    jute_write_i64(b, n->stat.ephemeral_owner);
+    jute_write_i64(b, tree_node_owner(w->t, n));
     jute_write_i64(b, n->stat.pzxid);
     if (b->len >= SNAP_FLUSH_AT)
         snap_flush(w);
-    for (uint32_t i = 0; i < n->child_count; i++)
-        snap_write_node(w, n->children[i]);
+    uint32_t it = 0;
+    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;) {
+        uint32_t l = (uint32_t)strlen(c->name);
+        if (len + 1 + l > w->path_cap) {
+            w->err = -4; /* longer than the tree's longest path: impossible */
+            return;
+        }
+        w->path[len] = '/';
+        memcpy(w->path + len + 1, c->name, l);
+        snap_write_node(w, c, len + 1 + l);
+    }
 }
 
 static void snap_write_session(void *ctx, struct session *sess) {
@@ -326,12 +338,16 @@ void snap_writer_init(struct snap_writer *w, const struct tree *t, snap_sink_fn 
     jute_buf_reserve(&w->b, SNAP_FLUSH_AT + SNAP_DIRECT_AT + 2u * 1024 * 1024);
     w->ref_cap = tree_acl_count(t) + 8;
     w->refs = zk_xcalloc(w->ref_cap, sizeof(*w->refs));
+    w->path_cap = t->path_len_max;
+    w->path = zk_xmalloc(w->path_cap);
 }
 
 void snap_writer_deinit(struct snap_writer *w) {
     jute_buf_deinit(&w->b);
     zk_free(w->refs);
     w->refs = NULL;
+    zk_free(w->path);
+    w->path = NULL;
 }
 
 int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
@@ -358,7 +374,7 @@ int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
         acl_encode(b, w->refs[i]);
         ZK_ASSERT(b->cap == cap); /* no growth: see snap_writer_init */
     }
-    snap_write_node(w, t->root);
+    snap_write_node(w, t->root, 0);
     snap_put_bytes(w, "/", 1);
     snap_flush(w);
     if (w->err != 0)

@@ -1,22 +1,37 @@
 #include "tree.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "base.h"
 #include "mem.h"
 
+_Static_assert(sizeof(uintptr_t) == 8, "child-index tags need 64-bit pointers");
+_Static_assert(sizeof(struct tree_node_stat) == 56, "no padding in the node's stat");
+
+/* Bytes of a node before its name. */
+#define TREE_NODE_FIXED offsetof(struct tree_node, name)
+#define TREE_KIDS_TAG_SHIFT 48
+
 struct tree_acl {
     struct map_entry link;
     const struct tree *tree;
-    struct jute_buf key; /* the list's jute encoding */
+    struct jute_buf key;  /* the list's jute encoding */
     struct acl_list *acl; /* the cache's own copy; nodes hold further references */
 };
 
 struct tree_owner {
     struct map_entry link; /* key = the 8 bytes of id */
     int64_t id;
-    struct queue nodes;
+    struct queue nodes; /* of tree_special, in creation order */
     uint32_t count;
+};
+
+/* The side record of a node whose kind is not TREE_NORMAL. */
+struct tree_special {
+    struct queue link; /* in its owner's list, or t->containers or t->ttls */
+    struct tree_node *node;
+    int64_t owner; /* raw ephemeralOwner */
 };
 
 enum tree_kind tree_owner_kind(int64_t owner) {
@@ -39,6 +54,8 @@ int64_t tree_ttl_of_owner(int64_t owner) { return owner & TREE_OWNER_TTL_BITS; }
 int32_t tree_visible_cversion(int32_t counter, int32_t num_children) {
     return (int32_t)((uint32_t)counter * 2u - (uint32_t)num_children);
 }
+
+/* ---- ACL cache ---- */
 
 static struct acl_list *tree_acl_copy(const struct acl_list *in) {
     struct acl_list *l = zk_xmalloc(sizeof(*l) + (size_t)in->count * sizeof(struct acl_entry));
@@ -102,114 +119,417 @@ void tree_acl_release(struct tree *t, struct acl_list *acl) {
 
 uint32_t tree_acl_count(const struct tree *t) { return t->acls.count; }
 
-static struct tree_node *tree_node_new(const char *path, uint32_t len) {
-    struct tree_node *n = zk_xcalloc(1, sizeof(*n));
-    n->path = zk_xstrndup(path, len);
-    n->path_len = len;
-    const char *slash = len > 1 ? strrchr(n->path, '/') : NULL;
-    n->name = slash ? slash + 1 : n->path + len;
-    n->data_len = -1;
-    queue_init(&n->kind_link);
+/* ---- child index ----
+ *
+ * A name's 64-bit hash gives both a child's home slot (from its high 32 bits
+ * and the table size, which need not be a power of two) and its tag (the low
+ * 16 bits, kept in the slot above the pointer). Small indexes use the tag
+ * only. The hash is fixed (unseeded), so the order of children is the same on
+ * every server that applied the same operations. */
+
+static uint64_t tree_name_hash(const char *s, uint32_t len) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 29;
+        s += 8;
+        len -= 8;
+    }
+    if (len > 0) { /* 1..7 bytes in at most two loads (the length is already in h) */
+        uint64_t w;
+        if (len >= 4) {
+            uint32_t lo, hi;
+            memcpy(&lo, s, 4);
+            memcpy(&hi, s + len - 4, 4);
+            w = (uint64_t)lo | (uint64_t)hi << 32;
+        } else {
+            w = (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[len / 2] << 8 |
+                (uint64_t)(uint8_t)s[len - 1] << 16;
+        }
+        h = (h ^ w) * 0x94d049bb133111ebull;
+    }
+    /* splitmix64's finaliser: every input bit reaches the home and the tag */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
+
+static uint64_t tree_node_name_hash(const struct tree_node *n) {
+    return tree_name_hash(n->name, (uint32_t)strlen(n->name));
+}
+
+static inline struct tree_node *tree_kid(uintptr_t slot) {
+    return (struct tree_node *)(slot & TREE_KIDS_PTR_MASK);
+}
+
+static inline uintptr_t tree_kid_tag(uint64_t h) {
+    return (uintptr_t)(h & 0xffffu) << TREE_KIDS_TAG_SHIFT;
+}
+
+/* The home slot mixes the capacity into the hash: without that, the slot order
+ * of every table would follow the same hash order, and filling a small table in
+ * the slot order of a large one (a snapshot lists children that way) would pile
+ * every new child onto one ever longer probe run, which is quadratic. */
+static inline uint32_t tree_kid_home(uint64_t h, uint32_t cap) {
+    uint32_t x = (uint32_t)(h >> 32) ^ (cap * 0x9e3779b9u);
+    x ^= x >> 16; /* lowbias32 (Chris Wellons' hash-prospector) */
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return (uint32_t)(((uint64_t)x * cap) >> 32);
+}
+
+static inline bool tree_kids_small(const struct tree_kids *k) {
+    return k->cap <= TREE_KIDS_SMALL_MAX;
+}
+
+/* Is n's name exactly these len bytes? Reads no further than n's NUL (a stored
+ * name has no NUL inside; a looked-up one with a NUL never matches). Names are
+ * short and the tag has already matched: a plain loop beats strnlen + memcmp. */
+static inline bool tree_name_is(const struct tree_node *n, const char *name, uint32_t len) {
+    for (uint32_t i = 0; i < len; i++) {
+        if (n->name[i] != name[i] || name[i] == '\0')
+            return false;
+    }
+    return n->name[len] == '\0';
+}
+
+static struct tree_node *tree_kids_find(const struct tree_kids *k, const char *name, uint32_t len,
+                                        uint64_t h) {
+    if (k == NULL)
+        return NULL;
+    uintptr_t tag = tree_kid_tag(h);
+    if (tree_kids_small(k)) {
+        for (uint32_t i = 0; i < k->count; i++) {
+            uintptr_t s = k->slot[i];
+            if ((s & ~TREE_KIDS_PTR_MASK) == tag && tree_name_is(tree_kid(s), name, len))
+                return tree_kid(s);
+        }
+        return NULL;
+    }
+    uint32_t i = tree_kid_home(h, k->cap);
+    for (;;) { /* the load stays below 0.8: an empty slot ends every probe */
+        uintptr_t s = k->slot[i];
+        if (s == 0)
+            return NULL;
+        if ((s & ~TREE_KIDS_PTR_MASK) == tag && tree_name_is(tree_kid(s), name, len))
+            return tree_kid(s);
+        if (++i == k->cap)
+            i = 0;
+    }
+}
+
+/* Adds a slot value to an index with room for it. h is the child's name hash
+ * (needed by tables only). */
+static void tree_kids_put(struct tree_kids *k, uintptr_t slot, uint64_t h) {
+    if (tree_kids_small(k)) {
+        ZK_ASSERT(k->count < k->cap);
+        k->slot[k->count++] = slot;
+        return;
+    }
+    uint32_t i = tree_kid_home(h, k->cap);
+    while (k->slot[i] != 0) {
+        if (++i == k->cap)
+            i = 0;
+    }
+    k->slot[i] = slot;
+    k->count++;
+}
+
+/* Capacity for count children: a small array with room to spare, or a table
+ * at load 0.5. */
+static uint32_t tree_kids_cap_for(uint32_t count) {
+    if (count <= 1)
+        return 1;
+    if (count <= 3)
+        return 3;
+    if (count <= TREE_KIDS_SMALL_MAX)
+        return TREE_KIDS_SMALL_MAX;
+    ZK_ASSERT(count <= UINT32_MAX / 2);
+    return count * 2;
+}
+
+/* Moves the children of old (freed) into a new index sized for count. */
+static struct tree_kids *tree_kids_rebuild(struct tree_kids *old, uint32_t count) {
+    ZK_ASSERT(count > 0 && (old == NULL || old->count <= count));
+    uint32_t cap = tree_kids_cap_for(count);
+    struct tree_kids *k = zk_xcalloc(1, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
+    k->cap = cap;
+    if (old == NULL)
+        return k;
+    if (tree_kids_small(k)) { /* small indexes need only the tag, already in the slot */
+        for (uint32_t i = 0; i < old->cap; i++) {
+            if (old->slot[i] != 0)
+                tree_kids_put(k, old->slot[i], 0);
+        }
+        zk_free(old);
+        return k;
+    }
+    /* A table: each child's name is read to hash it, and its new home is a random
+     * slot. Both are cache misses on big tables, so the loop runs ahead: it
+     * prefetches the name TREE_KIDS_AHEAD * 2 slots on, and hashes and prefetches
+     * the new home of a child TREE_KIDS_AHEAD children before storing it. */
+    enum { TREE_KIDS_AHEAD = 8 };
+    uintptr_t ring_slot[TREE_KIDS_AHEAD];
+    uint64_t ring_hash[TREE_KIDS_AHEAD];
+    uint32_t queued = 0;
+    for (uint32_t i = 0; i < old->cap; i++) {
+        if (i + 2 * TREE_KIDS_AHEAD < old->cap)
+            __builtin_prefetch(tree_kid(old->slot[i + 2 * TREE_KIDS_AHEAD]));
+        uintptr_t s = old->slot[i];
+        if (s == 0)
+            continue;
+        uint64_t h = tree_node_name_hash(tree_kid(s));
+        __builtin_prefetch(&k->slot[tree_kid_home(h, k->cap)], 1);
+        uint32_t at = queued++ % TREE_KIDS_AHEAD;
+        if (queued > TREE_KIDS_AHEAD)
+            tree_kids_put(k, ring_slot[at], ring_hash[at]);
+        ring_slot[at] = s;
+        ring_hash[at] = h;
+    }
+    for (uint32_t j = queued > TREE_KIDS_AHEAD ? queued - TREE_KIDS_AHEAD : 0; j < queued; j++)
+        tree_kids_put(k, ring_slot[j % TREE_KIDS_AHEAD], ring_hash[j % TREE_KIDS_AHEAD]);
+    zk_free(old);
+    return k;
+}
+
+static void tree_kids_add(struct tree_node *parent, struct tree_node *child, uint64_t h) {
+    uintptr_t p = (uintptr_t)child;
+    ZK_ASSERT((p & ~TREE_KIDS_PTR_MASK) == 0); /* the tag bits are free */
+    struct tree_kids *k = parent->kids;
+    if (k == NULL || (tree_kids_small(k) ? k->count == k->cap
+                                         : (uint64_t)(k->count + 1) * 5 > (uint64_t)k->cap * 4))
+        parent->kids = k = tree_kids_rebuild(k, (k != NULL ? k->count : 0) + 1);
+    tree_kids_put(k, p | tree_kid_tag(h), h);
+    child->parent = parent;
+}
+
+/* The slot holding child c (which must be in k). */
+static uint32_t tree_kids_slot_of(const struct tree_kids *k, const struct tree_node *c) {
+    ZK_ASSERT(k != NULL);
+    if (tree_kids_small(k)) {
+        for (uint32_t i = 0; i < k->count; i++) {
+            if (tree_kid(k->slot[i]) == c)
+                return i;
+        }
+        ZK_PANIC("tree: child %s missing from its parent's index", c->name);
+    }
+    uint32_t i = tree_kid_home(tree_node_name_hash(c), k->cap);
+    while (tree_kid(k->slot[i]) != c) {
+        ZK_ASSERT(k->slot[i] != 0);
+        if (++i == k->cap)
+            i = 0;
+    }
+    return i;
+}
+
+static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
+    struct tree_kids *k = parent->kids;
+    uint32_t i = tree_kids_slot_of(k, c);
+    if (tree_kids_small(k)) {
+        k->slot[i] = k->slot[--k->count];
+        k->slot[k->count] = 0;
+    } else {
+        /* Backward shift: walk the rest of the probe run and move back every
+         * entry whose home is not in the cyclic range (i, j], so that no probe
+         * meets the hole before reaching its entry. */
+        uint32_t j = i;
+        for (;;) {
+            if (++j == k->cap)
+                j = 0;
+            uintptr_t s = k->slot[j];
+            if (s == 0)
+                break;
+            uint32_t home = tree_kid_home(tree_node_name_hash(tree_kid(s)), k->cap);
+            bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+            if (!stays) {
+                k->slot[i] = s;
+                i = j;
+            }
+        }
+        k->slot[i] = 0;
+        k->count--;
+    }
+    c->parent = NULL;
+    if (k->count == 0) {
+        zk_free(k);
+        parent->kids = NULL;
+    } else if (!tree_kids_small(k) && (uint64_t)k->count * 5 < k->cap) {
+        parent->kids = tree_kids_rebuild(k, k->count); /* load under 0.2: shrink */
+    }
+}
+
+/* ---- nodes ---- */
+
+static uint8_t *tree_node_area(struct tree_node *n) {
+    return (uint8_t *)n->name + strlen(n->name) + 1;
+}
+
+/* Bytes the data area can hold inline (the block's usable size past the name). */
+static size_t tree_node_area_cap(const struct tree_node *n) {
+    return zk_mem_usable_size(n) - TREE_NODE_FIXED - strlen(n->name) - 1;
+}
+
+/* The out-of-line data block, or NULL when the data is inline. */
+static uint8_t *tree_node_ext(const struct tree_node *n) {
+    uint8_t *p = NULL;
+    if (n->flags & TREE_NODE_DATA_EXT)
+        memcpy(&p, n->name + strlen(n->name) + 1, sizeof(p));
+    return p;
+}
+
+static struct tree_node *tree_node_new(const char *name, uint32_t name_len, const void *data,
+                                       int32_t data_len) {
+    size_t len = data_len > 0 ? (size_t)data_len : 0;
+    size_t area = len > sizeof(uint8_t *) ? len : sizeof(uint8_t *);
+    struct tree_node *n = zk_xmalloc(TREE_NODE_FIXED + name_len + 1 + area);
+    memset(n, 0, TREE_NODE_FIXED);
+    memcpy(n->name, name, name_len);
+    n->name[name_len] = '\0';
+    if (len > 0)
+        memcpy(n->name + name_len + 1, data, len);
+    n->stat.data_len = data_len < 0 ? -1 : data_len;
     return n;
 }
 
-static void tree_child_add(struct tree_node *parent, struct tree_node *child) {
-    if (parent->child_count == parent->child_cap) {
-        uint32_t cap = parent->child_cap ? parent->child_cap * 2 : 4;
-        parent->children = zk_xrealloc(parent->children, cap * sizeof(*parent->children));
-        parent->child_cap = cap;
-    }
-    child->parent = parent;
-    child->parent_index = parent->child_count;
-    parent->children[parent->child_count++] = child;
-}
-
-static void tree_child_remove(struct tree_node *parent, struct tree_node *child) {
-    uint32_t i = child->parent_index;
-    ZK_ASSERT(i < parent->child_count && parent->children[i] == child);
-    struct tree_node *last = parent->children[--parent->child_count];
-    parent->children[i] = last;
-    last->parent_index = i;
-    child->parent = NULL;
-}
-
-static void tree_index(struct tree *t, struct tree_node *n) {
-    map_insert(&t->nodes, &n->link, n->path, n->path_len);
-    t->data_bytes += n->path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
-}
-
-static void tree_add_system(struct tree *t, struct tree_node *parent, const char *path,
-                            struct acl_list *acl) {
-    struct tree_node *n = tree_node_new(path, (uint32_t)strlen(path));
-    n->acl = tree_acl_intern(t, acl);
-    n->data_len = 0; /* ZooKeeper's system nodes hold empty, not null, data */
-    tree_child_add(parent, n);
-    tree_index(t, n);
-}
-
-void tree_init(struct tree *t) {
-    map_init(&t->nodes);
-    map_init(&t->acls);
-    map_init(&t->owners);
-    queue_init(&t->containers);
-    queue_init(&t->ttls);
-    t->data_bytes = 0;
-    t->ephemeral_count = 0;
-    /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
-    t->root = tree_node_new("/", 1);
-    t->root->acl = tree_acl_intern(t, acl_open_unsafe());
-    t->root->data_len = 0;
-    tree_index(t, t->root);
-    tree_add_system(t, t->root, "/zookeeper", acl_open_unsafe());
-    struct tree_node *zk = tree_find(t, "/zookeeper", 10);
-    tree_add_system(t, zk, "/zookeeper/quota", acl_open_unsafe());
-    tree_add_system(t, zk, "/zookeeper/config", acl_read_unsafe());
-    /* ZooKeeper installs the config node's ACL with version -1. */
-    tree_find(t, "/zookeeper/config", 17)->stat.aversion = -1;
-}
-
 static void tree_node_free(struct tree *t, struct tree_node *n) {
-    zk_free(n->children);
-    zk_free(n->data);
+    ZK_ASSERT(n->kids == NULL);
+    zk_free(tree_node_ext(n));
     tree_acl_release(t, n->acl);
-    zk_free(n->path);
     zk_free(n);
 }
 
-static void tree_free_subtree(struct tree *t, struct tree_node *n) {
-    for (uint32_t i = 0; i < n->child_count; i++)
-        tree_free_subtree(t, n->children[i]);
-    tree_node_free(t, n);
+/* Length of n's path ("/" for the root). */
+static uint32_t tree_node_path_len(const struct tree_node *n) {
+    uint32_t len = 0;
+    for (; n->parent != NULL; n = n->parent)
+        len += (uint32_t)strlen(n->name) + 1;
+    return len > 0 ? len : 1;
 }
 
-void tree_deinit(struct tree *t) {
-    uint32_t b;
-    struct map_entry *e = map_first(&t->owners, &b);
-    while (e != NULL) {
-        struct map_entry *next = map_next(&t->owners, e, &b);
-        zk_free(zk_container_of(e, struct tree_owner, link));
-        e = next;
+uint32_t tree_node_path(const struct tree_node *n, char *buf, uint32_t cap) {
+    uint32_t len = tree_node_path_len(n);
+    if (len >= cap)
+        return len;
+    buf[len] = '\0';
+    if (n->parent == NULL) {
+        buf[0] = '/';
+        return len;
     }
-    tree_free_subtree(t, t->root);
-    ZK_ASSERT(t->acls.count == 0);
-    map_deinit(&t->acls);
-    map_deinit(&t->nodes);
-    map_deinit(&t->owners);
-    t->root = NULL;
+    uint32_t end = len;
+    for (; n->parent != NULL; n = n->parent) {
+        uint32_t l = (uint32_t)strlen(n->name);
+        end -= l;
+        memcpy(buf + end, n->name, l);
+        buf[--end] = '/';
+    }
+    ZK_ASSERT(end == 0);
+    return len;
 }
 
-struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len) {
-    struct map_entry *e = map_find(&t->nodes, path, len);
-    return e ? zk_container_of(e, struct tree_node, link) : NULL;
+char *tree_node_path_dup(const struct tree_node *n, uint32_t *len) {
+    uint32_t l = tree_node_path_len(n);
+    char *p = zk_xmalloc((size_t)l + 1);
+    ZK_ASSERT(tree_node_path(n, p, l + 1) == l);
+    if (len != NULL)
+        *len = l;
+    return p;
 }
 
-struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len) {
-    uint32_t i = len;
-    while (i > 0 && path[i - 1] != '/')
-        i--;
-    if (i == 0)
+/* Does n's path equal these len bytes? Compares names from the end up. */
+static bool tree_node_path_is(const struct tree_node *n, const char *path, uint32_t len) {
+    if (n->parent == NULL)
+        return len == 1 && path[0] == '/';
+    uint32_t end = len;
+    for (; n->parent != NULL; n = n->parent) {
+        uint32_t l = (uint32_t)strlen(n->name);
+        if (end < l + 1 || path[end - l - 1] != '/' || memcmp(path + end - l, n->name, l) != 0)
+            return false;
+        end -= l + 1;
+    }
+    return end == 0;
+}
+
+/* ---- the side table of ephemeral, container and TTL nodes ---- */
+
+static uint32_t tree_special_home(const struct tree *t, const struct tree_node *n) {
+    uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & (t->special_cap - 1);
+}
+
+static struct tree_special *tree_special_find(const struct tree *t, const struct tree_node *n) {
+    if (t->special_cap == 0)
         return NULL;
-    return tree_find(t, path, i == 1 ? 1 : i - 1);
+    for (uint32_t i = tree_special_home(t, n);; i = (i + 1) & (t->special_cap - 1)) {
+        struct tree_special *s = t->special[i];
+        if (s == NULL || s->node == n)
+            return s;
+    }
+}
+
+static void tree_special_put(struct tree *t, struct tree_special *s) {
+    uint32_t i = tree_special_home(t, s->node);
+    while (t->special[i] != NULL)
+        i = (i + 1) & (t->special_cap - 1);
+    t->special[i] = s;
+    t->special_count++;
+}
+
+/* Rehashes the side table into cap slots (a power of two, 0 when it is empty). */
+static void tree_special_resize(struct tree *t, uint32_t cap) {
+    struct tree_special **old = t->special;
+    uint32_t old_cap = t->special_cap;
+    t->special_cap = cap;
+    t->special = cap > 0 ? zk_xcalloc(cap, sizeof(*t->special)) : NULL;
+    t->special_count = 0;
+    for (uint32_t i = 0; i < old_cap; i++) {
+        if (old[i] != NULL)
+            tree_special_put(t, old[i]);
+    }
+    zk_free(old);
+}
+
+/* Load between 1/8 and 3/4: the table doubles, or shrinks back to load 1/2. */
+static void tree_special_insert(struct tree *t, struct tree_special *s) {
+    if ((uint64_t)(t->special_count + 1) * 4 > (uint64_t)t->special_cap * 3) {
+        ZK_ASSERT(t->special_cap <= UINT32_MAX / 2);
+        tree_special_resize(t, t->special_cap ? t->special_cap * 2 : 16);
+    }
+    tree_special_put(t, s);
+}
+
+/* Backward-shift deletion, as in tree_kids_remove. */
+static void tree_special_erase(struct tree *t, const struct tree_special *s) {
+    uint32_t mask = t->special_cap - 1;
+    uint32_t i = tree_special_home(t, s->node);
+    while (t->special[i] != s) {
+        ZK_ASSERT(t->special[i] != NULL);
+        i = (i + 1) & mask;
+    }
+    for (uint32_t j = (i + 1) & mask; t->special[j] != NULL; j = (j + 1) & mask) {
+        uint32_t home = tree_special_home(t, t->special[j]->node);
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->special[i] = t->special[j];
+            i = j;
+        }
+    }
+    t->special[i] = NULL;
+    t->special_count--;
+    if (t->special_count == 0) {
+        tree_special_resize(t, 0);
+    } else if (t->special_cap > 16 && (uint64_t)t->special_count * 8 < t->special_cap) {
+        uint32_t cap = 16;
+        while (cap < t->special_count * 2)
+            cap *= 2;
+        tree_special_resize(t, cap);
+    }
 }
 
 static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create) {
@@ -225,77 +545,40 @@ static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create
     return o;
 }
 
-static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
-                                           const char *path, uint32_t len, const void *data,
-                                           int32_t data_len, const struct acl_list *acl,
-                                           int64_t owner, int32_t parent_cversion, int64_t zxid,
-                                           int64_t time_ms);
-
-struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
-                              int32_t data_len, const struct acl_list *acl, int64_t owner,
-                              int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
-    struct tree_node *parent = tree_find_parent(t, path, len);
-    ZK_ASSERT(parent != NULL);
-    ZK_DEBUG_ASSERT(tree_find(t, path, len) == NULL);
-    return tree_create_under(t, parent, path, len, data, data_len, acl, owner, parent_cversion,
-                             zxid, time_ms);
-}
-
-/* parent is the node at path's parent path; path does not exist. */
-static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
-                                           const char *path, uint32_t len, const void *data,
-                                           int32_t data_len, const struct acl_list *acl,
-                                           int64_t owner, int32_t parent_cversion, int64_t zxid,
-                                           int64_t time_ms) {
-    struct tree_node *n = tree_node_new(path, len);
-    if (data_len > 0) {
-        n->data = zk_xmalloc((size_t)data_len);
-        memcpy(n->data, data, (size_t)data_len);
-    }
-    n->data_len = data_len < 0 ? -1 : data_len;
-    n->acl = tree_acl_intern(t, acl);
-    n->stat = (struct tree_stat){.czxid = zxid, .mzxid = zxid, .ctime = time_ms,
-                                 .mtime = time_ms, .ephemeral_owner = owner, .pzxid = zxid};
-    if (parent_cversion == -1)
-        parent_cversion = parent->stat.cversion + 1;
-    if (parent_cversion > parent->stat.cversion) {
-        parent->stat.cversion = parent_cversion;
-        parent->stat.pzxid = zxid;
-    }
-    tree_child_add(parent, n);
-    tree_index(t, n);
-    switch (tree_owner_kind(owner)) {
+static void tree_special_add(struct tree *t, struct tree_node *n, int64_t owner) {
+    enum tree_kind kind = tree_owner_kind(owner);
+    ZK_ASSERT(kind != TREE_NORMAL);
+    struct tree_special *s = zk_xmalloc(sizeof(*s));
+    s->node = n;
+    s->owner = owner;
+    n->flags = (uint8_t)((n->flags & ~TREE_NODE_KIND_MASK) | (unsigned)kind);
+    tree_special_insert(t, s);
+    switch (kind) {
     case TREE_EPHEMERAL: {
         struct tree_owner *o = tree_owner_get(t, owner, true);
-        queue_insert_tail(&o->nodes, &n->kind_link);
+        queue_insert_tail(&o->nodes, &s->link);
         o->count++;
         t->ephemeral_count++;
         break;
     }
     case TREE_CONTAINER:
-        queue_insert_tail(&t->containers, &n->kind_link);
+        queue_insert_tail(&t->containers, &s->link);
         break;
     case TREE_TTL:
-        queue_insert_tail(&t->ttls, &n->kind_link);
+        queue_insert_tail(&t->ttls, &s->link);
         break;
     case TREE_NORMAL:
         break;
     }
-    return n;
 }
 
-void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
-    ZK_ASSERT(n != t->root && n->child_count == 0);
-    struct tree_node *parent = n->parent;
-    tree_child_remove(parent, n);
-    if (zxid > parent->stat.pzxid)
-        parent->stat.pzxid = zxid;
-    map_remove(&t->nodes, &n->link);
-    t->data_bytes -= n->path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
-    if (!queue_empty(&n->kind_link))
-        queue_remove(&n->kind_link);
-    if (tree_owner_kind(n->stat.ephemeral_owner) == TREE_EPHEMERAL) {
-        struct tree_owner *o = tree_owner_get(t, n->stat.ephemeral_owner, false);
+static void tree_special_remove(struct tree *t, struct tree_node *n) {
+    struct tree_special *s = tree_special_find(t, n);
+    ZK_ASSERT(s != NULL);
+    tree_special_erase(t, s);
+    queue_remove(&s->link);
+    if (tree_node_kind(n) == TREE_EPHEMERAL) {
+        struct tree_owner *o = tree_owner_get(t, s->owner, false);
         ZK_ASSERT(o != NULL && o->count > 0);
         t->ephemeral_count--;
         if (--o->count == 0) {
@@ -303,20 +586,218 @@ void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
             zk_free(o);
         }
     }
+    zk_free(s);
+}
+
+int64_t tree_node_owner(const struct tree *t, const struct tree_node *n) {
+    switch (tree_node_kind(n)) {
+    case TREE_NORMAL:
+        return 0;
+    case TREE_CONTAINER:
+        return TREE_OWNER_CONTAINER;
+    case TREE_EPHEMERAL:
+    case TREE_TTL:
+        break;
+    }
+    const struct tree_special *s = tree_special_find(t, n);
+    ZK_ASSERT(s != NULL);
+    return s->owner;
+}
+
+/* ---- building ---- */
+
+/* Adds a new child under parent; h is the hash of its name. */
+static void tree_attach(struct tree *t, struct tree_node *parent, struct tree_node *n, uint64_t h,
+                        uint32_t path_len) {
+    tree_kids_add(parent, n, h);
+    t->node_count++;
+    t->data_bytes += path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    if (path_len > t->path_len_max)
+        t->path_len_max = path_len;
+}
+
+static struct tree_node *tree_add_system(struct tree *t, struct tree_node *parent,
+                                         const char *path, struct acl_list *acl) {
+    uint32_t len = (uint32_t)strlen(path);
+    const char *name = strrchr(path, '/') + 1;
+    uint32_t name_len = (uint32_t)strlen(name);
+    /* ZooKeeper's system nodes hold empty, not null, data */
+    struct tree_node *n = tree_node_new(name, name_len, "", 0);
+    n->acl = tree_acl_intern(t, acl);
+    tree_attach(t, parent, n, tree_name_hash(name, name_len), len);
+    return n;
+}
+
+void tree_init(struct tree *t) {
+    memset(t, 0, sizeof(*t));
+    map_init(&t->acls);
+    map_init(&t->owners);
+    queue_init(&t->containers);
+    queue_init(&t->ttls);
+    /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
+    t->root = tree_node_new("", 0, "", 0);
+    t->root->acl = tree_acl_intern(t, acl_open_unsafe());
+    t->node_count = 1;
+    t->data_bytes = 1;
+    t->path_len_max = 1;
+    struct tree_node *zk = tree_add_system(t, t->root, "/zookeeper", acl_open_unsafe());
+    tree_add_system(t, zk, "/zookeeper/quota", acl_open_unsafe());
+    struct tree_node *config = tree_add_system(t, zk, "/zookeeper/config", acl_read_unsafe());
+    /* ZooKeeper installs the config node's ACL with version -1. */
+    config->stat.aversion = -1;
+}
+
+static void tree_free_subtree(struct tree *t, struct tree_node *n) {
+    struct tree_kids *k = n->kids;
+    if (k != NULL) {
+        for (uint32_t i = 0; i < k->cap; i++) {
+            if (k->slot[i] != 0)
+                tree_free_subtree(t, tree_kid(k->slot[i]));
+        }
+        zk_free(k);
+        n->kids = NULL;
+    }
+    tree_node_free(t, n);
+}
+
+static void tree_free_specials(struct queue *head) {
+    while (!queue_empty(head)) {
+        struct queue *q = queue_head(head);
+        queue_remove(q);
+        zk_free(QUEUE_DATA(q, struct tree_special, link));
+    }
+}
+
+void tree_deinit(struct tree *t) {
+    uint32_t b;
+    struct map_entry *e = map_first(&t->owners, &b);
+    while (e != NULL) {
+        struct map_entry *next = map_next(&t->owners, e, &b);
+        struct tree_owner *o = zk_container_of(e, struct tree_owner, link);
+        tree_free_specials(&o->nodes);
+        zk_free(o);
+        e = next;
+    }
+    tree_free_specials(&t->containers);
+    tree_free_specials(&t->ttls);
+    zk_free(t->special);
+    t->special = NULL;
+    t->special_cap = t->special_count = 0;
+    tree_free_subtree(t, t->root);
+    ZK_ASSERT(t->acls.count == 0);
+    map_deinit(&t->acls);
+    map_deinit(&t->owners);
+    t->root = NULL;
+    t->node_count = 0;
+}
+
+/* ---- lookups ---- */
+
+struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len) {
+    if (len == 0 || path[0] != '/')
+        return NULL;
+    struct tree_node *n = t->root;
+    uint32_t i = 1;
+    if (len == 1)
+        return n;
+    for (;;) {
+        const char *comp = path + i;
+        const char *slash = memchr(comp, '/', len - i);
+        uint32_t clen = slash != NULL ? (uint32_t)(slash - comp) : len - i;
+        if (clen == 0 || n->kids == NULL)
+            return NULL; /* an empty component, a trailing '/', or a leaf */
+        n = tree_kids_find(n->kids, comp, clen, tree_name_hash(comp, clen));
+        if (n == NULL || slash == NULL)
+            return n;
+        i += clen + 1;
+    }
+}
+
+struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len) {
+    uint32_t i = len;
+    while (i > 0 && path[i - 1] != '/')
+        i--;
+    if (i == 0)
+        return NULL;
+    return tree_find(t, path, i == 1 ? 1 : i - 1);
+}
+
+/* ---- mutations ---- */
+
+/* parent is the node at path's parent path; name (the last component of the
+ * path, whose length is path_len) does not exist under it; h is its hash. */
+static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
+                                           const char *name, uint32_t name_len, uint64_t h,
+                                           uint32_t path_len, const void *data, int32_t data_len,
+                                           const struct acl_list *acl, int64_t owner,
+                                           int32_t parent_cversion, int64_t zxid,
+                                           int64_t time_ms) {
+    struct tree_node *n = tree_node_new(name, name_len, data, data_len);
+    n->acl = tree_acl_intern(t, acl);
+    n->stat.czxid = n->stat.mzxid = n->stat.pzxid = zxid;
+    n->stat.ctime = n->stat.mtime = time_ms;
+    if (parent_cversion == -1)
+        parent_cversion = parent->stat.cversion + 1;
+    if (parent_cversion > parent->stat.cversion) {
+        parent->stat.cversion = parent_cversion;
+        parent->stat.pzxid = zxid;
+    }
+    tree_attach(t, parent, n, h, path_len);
+    if (owner != 0)
+        tree_special_add(t, n, owner);
+    return n;
+}
+
+struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
+                              int32_t data_len, const struct acl_list *acl, int64_t owner,
+                              int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
+    struct tree_node *parent = tree_find_parent(t, path, len);
+    ZK_ASSERT(parent != NULL);
+    uint32_t slash = len;
+    while (path[slash - 1] != '/')
+        slash--;
+    const char *name = path + slash;
+    uint32_t name_len = len - slash;
+    ZK_ASSERT(name_len > 0);
+    uint64_t h = tree_name_hash(name, name_len);
+    ZK_DEBUG_ASSERT(tree_kids_find(parent->kids, name, name_len, h) == NULL);
+    return tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl, owner,
+                             parent_cversion, zxid, time_ms);
+}
+
+void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
+    ZK_ASSERT(n != t->root && n->kids == NULL);
+    struct tree_node *parent = n->parent;
+    uint32_t path_len = tree_node_path_len(n);
+    tree_kids_remove(parent, n);
+    if (zxid > parent->stat.pzxid)
+        parent->stat.pzxid = zxid;
+    t->node_count--;
+    t->data_bytes -= path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    if (tree_node_kind(n) != TREE_NORMAL)
+        tree_special_remove(t, n);
     tree_node_free(t, n);
 }
 
 void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
                    int32_t version, int64_t zxid, int64_t time_ms) {
-    t->data_bytes -= (n->data_len > 0 ? (uint32_t)n->data_len : 0);
-    zk_free(n->data);
-    n->data = NULL;
-    if (data_len > 0) {
-        n->data = zk_xmalloc((size_t)data_len);
-        memcpy(n->data, data, (size_t)data_len);
+    size_t len = data_len > 0 ? (size_t)data_len : 0;
+    uint8_t *old_ext = tree_node_ext(n);
+    uint8_t *area = tree_node_area(n);
+    t->data_bytes -= (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    if (len <= tree_node_area_cap(n)) {
+        if (len > 0)
+            memmove(area, data, len);
+        n->flags &= (uint8_t)~TREE_NODE_DATA_EXT;
+    } else {
+        uint8_t *p = zk_xmalloc(len);
+        memcpy(p, data, len);
+        memcpy(area, &p, sizeof(p));
+        n->flags |= TREE_NODE_DATA_EXT;
     }
-    n->data_len = data_len < 0 ? -1 : data_len;
-    t->data_bytes += (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+    zk_free(old_ext); /* after the copy: data may have pointed into it */
+    n->stat.data_len = data_len < 0 ? -1 : data_len;
+    t->data_bytes += len;
     n->stat.version = version;
     n->stat.mzxid = zxid;
     n->stat.mtime = time_ms;
@@ -330,59 +811,107 @@ void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *ac
     n->stat.aversion = aversion;
 }
 
-/* The node at path's parent path, found from `near` or its ancestors, else by lookup. */
+/* ---- snapshot restore ---- */
+
+/* The node at path (a parent path of plen bytes), found from `near` (the node
+ * restored last) or its ancestors, else by lookup. */
 static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_node *near,
-                                             const char *path, uint32_t len) {
-    uint32_t plen = len;
-    while (plen > 0 && path[plen - 1] != '/')
-        plen--;
-    if (plen == 0)
-        return NULL;
-    plen = plen == 1 ? 1 : plen - 1;
-    for (struct tree_node *p = near; p != NULL; p = p->parent) {
-        if (p->path_len == plen && memcmp(p->path, path, plen) == 0)
-            return p;
-        if (p->path_len < plen)
-            break; /* ancestors only get shorter */
+                                             const char *path, uint32_t plen) {
+    if (plen == 1)
+        return t->root;
+    if (near != NULL) {
+        /* In pre-order the parent is near or one of its ancestors: the one at the
+         * parent path's depth (its number of '/'). */
+        uint32_t want = 0, depth = 0;
+        for (uint32_t i = 0; i < plen; i++)
+            want += path[i] == '/';
+        for (const struct tree_node *x = near; x->parent != NULL; x = x->parent)
+            depth++;
+        if (depth >= want) {
+            for (; depth > want; depth--)
+                near = near->parent;
+            if (tree_node_path_is(near, path, plen))
+                return near;
+        }
     }
     return tree_find(t, path, plen);
+}
+
+static void tree_node_set_persisted(struct tree_node *n, const struct tree_stat *st) {
+    n->stat.czxid = st->czxid;
+    n->stat.mzxid = st->mzxid;
+    n->stat.ctime = st->ctime;
+    n->stat.mtime = st->mtime;
+    n->stat.pzxid = st->pzxid;
+    n->stat.version = st->version;
+    n->stat.cversion = st->cversion;
+    n->stat.aversion = st->aversion;
 }
 
 bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st) {
-    struct tree_node *n = len == 0 ? t->root : tree_find(t, path, len);
-    if (n == NULL) {
-        if (len < 2 || path[0] != '/' || path[len - 1] == '/')
+    struct tree_node *n = t->root;
+    if (len > 0) {
+        if (len < 2 || path[0] != '/' || path[len - 1] == '/' || memchr(path, '\0', len) != NULL)
             return false;
-        struct tree_node *parent = tree_restore_parent(t, *cursor, path, len);
+        uint32_t slash = len;
+        while (path[slash - 1] != '/')
+            slash--;
+        struct tree_node *parent =
+            tree_restore_parent(t, *cursor, path, slash == 1 ? 1 : slash - 1);
         if (parent == NULL)
             return false;
-        n = tree_create_under(t, parent, path, len, data, data_len, acl, st->ephemeral_owner,
-                              parent->stat.cversion, st->czxid, st->ctime);
-    } else {
-        if (tree_owner_kind(st->ephemeral_owner) != TREE_NORMAL)
-            return false; /* the root and system nodes are never ephemeral */
-        tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
-        tree_set_acl(t, n, acl, st->aversion);
+        const char *name = path + slash;
+        uint32_t name_len = len - slash;
+        uint64_t h = tree_name_hash(name, name_len);
+        n = tree_kids_find(parent->kids, name, name_len, h);
+        if (n == NULL) {
+            n = tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl,
+                                  st->ephemeral_owner, parent->stat.cversion, st->czxid,
+                                  st->ctime);
+            tree_node_set_persisted(n, st);
+            *cursor = n;
+            return true;
+        }
     }
-    n->stat = *st;
+    /* an existing node: the root, a system node, or a path listed twice; never
+     * ephemeral, container or TTL */
+    if (tree_owner_kind(st->ephemeral_owner) != TREE_NORMAL || tree_node_kind(n) != TREE_NORMAL)
+        return false;
+    tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
+    tree_set_acl(t, n, acl, st->aversion);
+    tree_node_set_persisted(n, st);
     *cursor = n;
     return true;
 }
 
-void tree_node_stat(const struct tree_node *n, struct zk_stat *out) {
+/* ---- reading ---- */
+
+void tree_node_persisted(const struct tree *t, const struct tree_node *n, struct tree_stat *out) {
     out->czxid = n->stat.czxid;
     out->mzxid = n->stat.mzxid;
     out->ctime = n->stat.ctime;
     out->mtime = n->stat.mtime;
     out->version = n->stat.version;
-    out->cversion = tree_visible_cversion(n->stat.cversion, (int32_t)n->child_count);
+    out->cversion = n->stat.cversion;
     out->aversion = n->stat.aversion;
-    out->ephemeral_owner =
-        tree_owner_kind(n->stat.ephemeral_owner) == TREE_EPHEMERAL ? n->stat.ephemeral_owner : 0;
-    out->data_length = n->data_len < 0 ? 0 : n->data_len;
-    out->num_children = (int32_t)n->child_count;
+    out->ephemeral_owner = tree_node_owner(t, n);
+    out->pzxid = n->stat.pzxid;
+}
+
+void tree_node_stat(const struct tree *t, const struct tree_node *n, struct zk_stat *out) {
+    uint32_t children = tree_child_count(n);
+    out->czxid = n->stat.czxid;
+    out->mzxid = n->stat.mzxid;
+    out->ctime = n->stat.ctime;
+    out->mtime = n->stat.mtime;
+    out->version = n->stat.version;
+    out->cversion = tree_visible_cversion(n->stat.cversion, (int32_t)children);
+    out->aversion = n->stat.aversion;
+    out->ephemeral_owner = tree_node_kind(n) == TREE_EPHEMERAL ? tree_node_owner(t, n) : 0;
+    out->data_length = n->stat.data_len < 0 ? 0 : n->stat.data_len;
+    out->num_children = (int32_t)children;
     out->pzxid = n->stat.pzxid;
 }
 
@@ -400,20 +929,91 @@ void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s) {
     jute_write_i64(b, s->pzxid);
 }
 
-void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *fn, void *ctx) {
-    struct tree_owner *o = tree_owner_get((struct tree *)t, owner, false);
-    if (o == NULL)
-        return;
-    /* fn may delete the node it is given; deleting the last one frees o. */
-    struct queue *q = o->nodes.next;
-    while (q != &o->nodes) {
+/* ---- iteration ---- */
+
+/* The node after n in pre-order, or NULL after the last. */
+static const struct tree_node *tree_preorder_next(const struct tree_node *n) {
+    uint32_t it = 0;
+    const struct tree_node *c = tree_child_next(n, &it);
+    if (c != NULL)
+        return c;
+    for (; n->parent != NULL; n = n->parent) {
+        it = tree_kids_slot_of(n->parent->kids, n) + 1;
+        c = tree_child_next(n->parent, &it);
+        if (c != NULL)
+            return c;
+    }
+    return NULL;
+}
+
+void tree_walk_init(struct tree_walk *w, const struct tree *t) {
+    memset(w, 0, sizeof(*w));
+    w->t = t;
+    w->cap = t->path_len_max + 1;
+    w->path = zk_xmalloc(w->cap);
+    w->path[0] = '\0';
+}
+
+const struct tree_node *tree_walk_next(struct tree_walk *w) {
+    const struct tree_node *cur = w->node;
+    if (!w->started) {
+        w->started = true;
+        w->node = w->t->root;
+        w->len = 1;
+        memcpy(w->path, "/", 2);
+        return w->node;
+    }
+    if (cur == NULL)
+        return NULL;
+    const struct tree_node *next = tree_preorder_next(cur);
+    w->node = next;
+    if (next == NULL)
+        return NULL;
+    /* next's parent is cur or one of its ancestors: cut the path back to it */
+    uint32_t len = w->len;
+    for (const struct tree_node *x = cur; x != next->parent; x = x->parent)
+        len -= (uint32_t)strlen(x->name) + 1;
+    if (next->parent->parent == NULL)
+        len = 0; /* under the root: "/" + name */
+    uint32_t l = (uint32_t)strlen(next->name);
+    ZK_ASSERT(len + 1 + l < w->cap);
+    w->path[len] = '/';
+    memcpy(w->path + len + 1, next->name, l + 1);
+    w->len = len + 1 + l;
+    return next;
+}
+
+void tree_walk_deinit(struct tree_walk *w) {
+    zk_free(w->path);
+    w->path = NULL;
+}
+
+/* Calls fn for each node of a list of tree_special; fn may delete the node it
+ * is given, which frees its record, and head too when it is the last record of
+ * an owner. */
+static void tree_for_each_special(struct queue *head, tree_node_fn *fn, void *ctx) {
+    struct queue *q = head->next;
+    while (q != head) {
         struct queue *next = q->next;
-        bool last = next == &o->nodes;
-        fn(ctx, QUEUE_DATA(q, struct tree_node, kind_link));
+        bool last = next == head;
+        fn(ctx, QUEUE_DATA(q, struct tree_special, link)->node);
         if (last)
             break;
         q = next;
     }
+}
+
+void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *fn, void *ctx) {
+    struct tree_owner *o = tree_owner_get((struct tree *)t, owner, false);
+    if (o != NULL)
+        tree_for_each_special(&o->nodes, fn, ctx);
+}
+
+void tree_for_each_of_kind(const struct tree *t, enum tree_kind kind, tree_node_fn *fn,
+                           void *ctx) {
+    ZK_ASSERT(kind == TREE_CONTAINER || kind == TREE_TTL);
+    struct tree *m = (struct tree *)t;
+    tree_for_each_special(kind == TREE_CONTAINER ? &m->containers : &m->ttls, fn, ctx);
 }
 
 uint32_t tree_ephemeral_count_of(const struct tree *t, int64_t owner) {
@@ -428,10 +1028,111 @@ void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t own
 }
 
 uint32_t tree_descendant_count(const struct tree_node *n) {
-    uint32_t total = n->child_count;
-    for (uint32_t i = 0; i < n->child_count; i++)
-        total += tree_descendant_count(n->children[i]);
+    uint32_t total = tree_child_count(n);
+    uint32_t it = 0;
+    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;)
+        total += tree_descendant_count(c);
     return total;
 }
 
-uint32_t tree_node_count(const struct tree *t) { return t->nodes.count; }
+uint32_t tree_node_count(const struct tree *t) { return t->node_count; }
+
+/* ---- invariants ---- */
+
+uint64_t tree_child_probes(const struct tree_node *n) {
+    const struct tree_kids *k = n->kids;
+    if (k == NULL)
+        return 0;
+    if (tree_kids_small(k))
+        return (uint64_t)k->count * (k->count + 1) / 2; /* a scan from the start */
+    uint64_t probes = 0;
+    for (uint32_t i = 0; i < k->cap; i++) {
+        if (k->slot[i] == 0)
+            continue;
+        const struct tree_node *c = tree_kid(k->slot[i]);
+        uint32_t home = tree_kid_home(tree_node_name_hash(c), k->cap);
+        probes += 1 + (i >= home ? i - home : i + k->cap - home);
+    }
+    return probes;
+}
+
+static const char *tree_check_kids(const struct tree_node *n) {
+    const struct tree_kids *k = n->kids;
+    if (k == NULL)
+        return NULL;
+    if (k->count == 0 || k->count > k->cap)
+        return "child index count out of range";
+    if (!tree_kids_small(k) && (uint64_t)k->count * 5 > (uint64_t)k->cap * 4)
+        return "child table loaded above 0.8";
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < k->cap; i++) {
+        uintptr_t s = k->slot[i];
+        if (s == 0) {
+            if (tree_kids_small(k) && i < k->count)
+                return "hole in a small child index";
+            continue;
+        }
+        seen++;
+        const struct tree_node *c = tree_kid(s);
+        uint32_t len = (uint32_t)strlen(c->name);
+        uint64_t h = tree_name_hash(c->name, len);
+        if (c->parent != n)
+            return "child whose parent pointer is another node";
+        if (len == 0 || memchr(c->name, '/', len) != NULL)
+            return "child name empty or with '/'";
+        if ((s & ~TREE_KIDS_PTR_MASK) != tree_kid_tag(h))
+            return "child slot tag is not its name's";
+        if (tree_kids_find(k, c->name, len, h) != c)
+            return "child not found by its name";
+    }
+    return seen == k->count ? NULL : "child index count differs from its slots";
+}
+
+const char *tree_check(const struct tree *t) {
+    const char *why;
+    uint32_t nodes = 0, specials = 0, ephemerals = 0;
+    uint64_t data_bytes = 0;
+    if (t->root == NULL || t->root->parent != NULL || t->root->name[0] != '\0')
+        return "bad root";
+    for (const struct tree_node *n = t->root; n != NULL; n = tree_preorder_next(n)) {
+        if (++nodes > t->node_count)
+            return "more nodes than node_count";
+        if ((why = tree_check_kids(n)) != NULL)
+            return why;
+        uint32_t path_len = tree_node_path_len(n);
+        if (path_len > t->path_len_max)
+            return "path longer than path_len_max";
+        if (n->stat.data_len < -1 || n->flags & ~(TREE_NODE_KIND_MASK | TREE_NODE_DATA_EXT))
+            return "bad data length or flags";
+        size_t area = tree_node_area_cap(n);
+        if (area < sizeof(uint8_t *))
+            return "data area smaller than a pointer";
+        if (n->flags & TREE_NODE_DATA_EXT) {
+            if (n->stat.data_len <= 0 || (size_t)n->stat.data_len <= area ||
+                tree_node_ext(n) == NULL)
+                return "out-of-line data that would fit inline";
+        } else if (n->stat.data_len > 0 && (size_t)n->stat.data_len > area) {
+            return "inline data larger than the data area";
+        }
+        if (n->acl == NULL || n->acl->interned == NULL || n->acl->refs < 2)
+            return "node without an interned ACL reference";
+        data_bytes += path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+        const struct tree_special *s = tree_special_find(t, n);
+        if ((s != NULL) != (tree_node_kind(n) != TREE_NORMAL))
+            return "kind flag and side table disagree";
+        if (s != NULL) {
+            specials++;
+            if (tree_owner_kind(s->owner) != tree_node_kind(n))
+                return "side record owner of another kind";
+            if (tree_node_kind(n) == TREE_EPHEMERAL)
+                ephemerals++;
+        }
+    }
+    if (nodes != t->node_count)
+        return "fewer nodes than node_count";
+    if (specials != t->special_count || ephemerals != t->ephemeral_count)
+        return "side table or ephemeral count differs from the nodes";
+    if (data_bytes != t->data_bytes)
+        return "data_bytes differs from the nodes";
+    return NULL;
+}

@@ -1,14 +1,42 @@
-/* tree.h — the data tree (ZooKeeper DataTree): znodes indexed by full path,
- * children lists, stat fields, the ephemeral index and container/TTL sets.
+/* tree.h — the data tree (ZooKeeper DataTree): znodes, their children, stat
+ * fields, the ephemeral index and container/TTL sets.
  *
  * Mutations here are the building blocks of apply: they are deterministic
  * functions of their arguments (zxid and time come from the txn). The tree owns
- * every node, its path, data and a reference on its ACL list. */
+ * every node, its name, data and a reference on its ACL list.
+ *
+ * Layout. The tree is sized for a million znodes, so a node is one block holding
+ * the fields of struct tree_node, its name (the last path component,
+ * NUL-terminated) and its data area. Nothing stores a node's full path and there
+ * is no global path index: tree_find walks the path one component at a time
+ * through each parent's child index, and callers that need a path build it
+ * (tree_node_path, tree_walk). What is not in the node:
+ *
+ *  - Children: a node with children points to a struct tree_kids, an array of
+ *    child pointers. Up to TREE_KIDS_SMALL_MAX children it is a dense array that
+ *    is scanned; past that, an open-addressing table (linear probing, load 0.2 to
+ *    0.8, deletion by backward shift, so no tombstones). Each slot keeps 16 bits
+ *    of the child's name hash in the top bits of the pointer, which user-space
+ *    pointers leave zero on the 64-bit targets zkd supports (checked when a
+ *    child is added): a probe compares those bits and only reads a child node
+ *    when they match. A child costs about 8 / load bytes in its parent.
+ *    Children are listed in slot order, which is unspecified, like ZooKeeper's
+ *    HashSet order.
+ *  - Data: inline in the data area when it fits there; otherwise the area holds a
+ *    pointer to a separate block (TREE_NODE_DATA_EXT). The area is sized when the
+ *    node is created (the data given then, and at least one pointer), so a node
+ *    never moves: a setData with more data than the area holds goes out of line,
+ *    and comes back inline once it fits again.
+ *  - ephemeralOwner: nonzero only for ephemeral, container and TTL nodes. Their
+ *    kind is in n->flags; the owner value and their membership in the owner's
+ *    list (or the container or TTL set) are in a side table of struct
+ *    tree_special records keyed by node address (tree_node_owner). */
 #ifndef ZK_TREE_H
 #define ZK_TREE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "acl.h"
 #include "jute.h"
@@ -45,34 +73,60 @@ struct zk_stat {
     int64_t pzxid;
 };
 
-struct tree_node {
-    struct map_entry link; /* key = path */
-    char *path;            /* owned, NUL-terminated, full path ("/" for the root) */
-    uint32_t path_len;
-    const char *name; /* points into path: the last component */
-    struct tree_node *parent;
-    struct tree_node **children; /* owned array of borrowed child pointers */
-    uint32_t child_count;
-    uint32_t child_cap;
-    uint32_t parent_index; /* position in parent->children */
-    uint8_t *data;         /* owned; NULL when data_len <= 0 */
-    int32_t data_len;      /* -1 = null data */
-    struct acl_list *acl;  /* one reference held */
-    struct tree_stat stat;
-    struct queue kind_link; /* in the owner's ephemeral list, or containers/ttls */
+/* The stat a node stores: StatPersisted without ephemeralOwner (see the header
+ * comment), plus the data length. 56 bytes, no padding. */
+struct tree_node_stat {
+    int64_t czxid;
+    int64_t mzxid;
+    int64_t ctime;
+    int64_t mtime;
+    int64_t pzxid;
+    int32_t version;
+    int32_t cversion; /* raw child-create counter */
+    int32_t aversion;
+    int32_t data_len; /* -1 = null data */
 };
 
-struct tree_owner; /* per-session ephemeral list, private to tree.c */
+/* A node's child index (see the header comment). Slots hold a child pointer with
+ * a 16-bit name-hash tag in bits 48-63; 0 is an empty slot. Up to
+ * TREE_KIDS_SMALL_MAX slots the children fill slot[0 .. count) in no order. */
+#define TREE_KIDS_SMALL_MAX 7u
+#define TREE_KIDS_PTR_MASK ((((uintptr_t)1) << 48) - 1)
+struct tree_kids {
+    uint32_t count;
+    uint32_t cap;
+    uintptr_t slot[];
+};
+
+/* n->flags: the node's enum tree_kind in the low bits, and where its data is. */
+#define TREE_NODE_KIND_MASK 0x03u
+#define TREE_NODE_DATA_EXT 0x04u /* the data area holds a pointer to the data */
+
+struct tree_node {
+    struct tree_node *parent; /* NULL for the root */
+    struct tree_kids *kids;   /* owned; NULL when the node has no children */
+    struct acl_list *acl;     /* one reference held */
+    struct tree_node_stat stat;
+    uint8_t flags;
+    char name[]; /* NUL-terminated ("" for the root), then the data area */
+};
+
+struct tree_owner;   /* per-session ephemeral list, private to tree.c */
+struct tree_special; /* side record of an ephemeral/container/TTL node, private */
 
 struct tree {
-    struct map nodes;   /* path -> tree_node */
-    struct map acls;    /* interned ACL lists, keyed by their jute encoding */
-    struct map owners;  /* session id -> tree_owner */
-    struct queue containers;
-    struct queue ttls;
     struct tree_node *root;
-    uint64_t data_bytes; /* ZooKeeper's approximate data size: path + data lengths */
+    struct map acls;   /* interned ACL lists, keyed by their jute encoding */
+    struct map owners; /* session id -> tree_owner */
+    struct queue containers; /* of tree_special, in creation order */
+    struct queue ttls;
+    struct tree_special **special; /* open addressing by node address */
+    uint32_t special_cap;          /* power of two, or 0 */
+    uint32_t special_count;
+    uint32_t node_count;
     uint32_t ephemeral_count;
+    uint32_t path_len_max; /* longest path ever created (sizes path buffers) */
+    uint64_t data_bytes;   /* ZooKeeper's approximate data size: path + data lengths */
 };
 
 /* Creates "/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config". */
@@ -83,6 +137,8 @@ enum tree_kind tree_owner_kind(int64_t ephemeral_owner);
 int64_t tree_owner_for_ttl(int64_t ttl_ms);
 int64_t tree_ttl_of_owner(int64_t ephemeral_owner);
 
+/* Finds a node by its full path ("/" is the root; "", relative paths, empty
+ * components and a trailing '/' find nothing). */
 struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len);
 /* Finds the parent of path (path must contain a '/' not at the end). */
 struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len);
@@ -105,6 +161,7 @@ struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, co
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms);
 /* Deletes a childless node; the parent's pzxid rises to zxid (never lowers). */
 void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid);
+/* The node stays where it is (pointers to it remain valid). */
 void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
                    int32_t version, int64_t zxid, int64_t time_ms);
 void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
@@ -114,27 +171,113 @@ void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *ac
  * existing parent, or overwrites an existing node (the root and system nodes), with
  * the given data, ACL (borrowed, interned) and persisted stat. The parent's stat is
  * left alone (it comes from the snapshot too). Returns false if the parent is
- * missing or the path is not absolute. *cursor (NULL at the start) is the node
+ * missing, the path is not absolute or holds a NUL, or an existing node would be or
+ * become ephemeral, container or TTL. *cursor (NULL at the start) is the node
  * restored last: snapshots list nodes in pre-order, so the parent is found by
  * walking up from it instead of a lookup by path. */
 bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st);
 
-void tree_node_stat(const struct tree_node *n, struct zk_stat *out);
+/* ---- reading a node ---- */
+
+static inline enum tree_kind tree_node_kind(const struct tree_node *n) {
+    return (enum tree_kind)(n->flags & TREE_NODE_KIND_MASK);
+}
+
+/* The node's data: stat.data_len bytes (none when it is 0 or -1). */
+static inline const uint8_t *tree_node_data(const struct tree_node *n) {
+    const uint8_t *area = (const uint8_t *)n->name + strlen(n->name) + 1;
+    if (n->flags & TREE_NODE_DATA_EXT) {
+        const uint8_t *p;
+        memcpy(&p, area, sizeof(p));
+        return p;
+    }
+    return area;
+}
+
+static inline uint32_t tree_child_count(const struct tree_node *n) {
+    return n->kids != NULL ? n->kids->count : 0;
+}
+
+/* Children in index order (unspecified; stable while the node's children do not
+ * change):
+ *   uint32_t it = 0;
+ *   for (struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;) ...
+ * Slot order is unrelated to where the children are in memory, so each step
+ * prefetches the child a few slots on (a walk over a big index would otherwise
+ * wait for a cache miss per child). */
+#define TREE_KIDS_PREFETCH 8u
+static inline struct tree_node *tree_child_next(const struct tree_node *n, uint32_t *it) {
+    const struct tree_kids *k = n->kids;
+    if (k == NULL)
+        return NULL;
+    for (uint32_t i = *it; i < k->cap; i++) {
+        if (k->slot[i] != 0) {
+            *it = i + 1;
+            if (i + TREE_KIDS_PREFETCH < k->cap) /* an empty slot prefetches NULL: harmless */
+                __builtin_prefetch((const void *)(k->slot[i + TREE_KIDS_PREFETCH] &
+                                                  TREE_KIDS_PTR_MASK));
+            return (struct tree_node *)(k->slot[i] & TREE_KIDS_PTR_MASK);
+        }
+    }
+    *it = k->cap;
+    return NULL;
+}
+
+/* The raw ephemeralOwner (0, a session id, or a container/TTL marker). */
+int64_t tree_node_owner(const struct tree *t, const struct tree_node *n);
+/* The persisted stat, ephemeralOwner included. */
+void tree_node_persisted(const struct tree *t, const struct tree_node *n, struct tree_stat *out);
+void tree_node_stat(const struct tree *t, const struct tree_node *n, struct zk_stat *out);
 void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);
 /* Visible cversion from the raw counter (2 x counter - numChildren). */
 int32_t tree_visible_cversion(int32_t counter, int32_t num_children);
+
+/* n's full path ("/" for the root): written with its NUL into buf when it fits in
+ * cap bytes; the path's length is returned either way (as snprintf). */
+uint32_t tree_node_path(const struct tree_node *n, char *buf, uint32_t cap);
+/* The same, in a new NUL-terminated block the caller frees (zk_free). */
+char *tree_node_path_dup(const struct tree_node *n, uint32_t *len);
+
+/* Pre-order walk of the whole tree with each node's path, built incrementally:
+ *   struct tree_walk w; tree_walk_init(&w, t);
+ *   for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) use w.path, w.len
+ *   tree_walk_deinit(&w);
+ * The tree must not change during a walk. */
+struct tree_walk {
+    const struct tree *t;
+    const struct tree_node *node; /* the node last returned */
+    char *path;                   /* its path, NUL-terminated ("/" for the root) */
+    uint32_t len;
+    uint32_t cap;
+    bool started;
+};
+void tree_walk_init(struct tree_walk *w, const struct tree *t);
+const struct tree_node *tree_walk_next(struct tree_walk *w);
+void tree_walk_deinit(struct tree_walk *w);
 
 /* Ephemerals of a session, in creation order. Calls fn for each; fn may
  * delete the node it is given, and no other. */
 typedef void tree_node_fn(void *ctx, struct tree_node *n);
 void tree_for_each_ephemeral(const struct tree *t, int64_t owner, tree_node_fn *fn, void *ctx);
 uint32_t tree_ephemeral_count_of(const struct tree *t, int64_t owner);
+/* Container (kind TREE_CONTAINER) or TTL (TREE_TTL) nodes, in creation order;
+ * fn may delete the node it is given, and no other. */
+void tree_for_each_of_kind(const struct tree *t, enum tree_kind kind, tree_node_fn *fn,
+                           void *ctx);
 /* Session ids that own ephemerals. */
 void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t owner), void *ctx);
 /* Number of descendants (getAllChildrenNumber). */
 uint32_t tree_descendant_count(const struct tree_node *n);
 uint32_t tree_node_count(const struct tree *t);
+
+/* Checks every internal invariant (child indexes, side table, counters) in
+ * O(nodes); returns NULL, or what is wrong. For tests and fuzzing. */
+/* The probes a lookup of every child of n makes in its index (1 per child at
+ * its home slot, more for children displaced by others): the quality of the
+ * index as a number, for tests. */
+uint64_t tree_child_probes(const struct tree_node *n);
+const char *tree_check(const struct tree *t);
 
 #endif

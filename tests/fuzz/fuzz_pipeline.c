@@ -323,9 +323,12 @@ struct eph_ctx {
 
 static void eph_visit(void *ctx, struct tree_node *n) {
     struct eph_ctx *e = ctx;
-    CHECK(n->stat.ephemeral_owner == e->owner);
-    CHECK(tree_owner_kind(n->stat.ephemeral_owner) == TREE_EPHEMERAL);
-    CHECK(tree_find(e->t, n->path, n->path_len) == n);
+    CHECK(tree_node_owner(e->t, n) == e->owner);
+    CHECK(tree_node_kind(n) == TREE_EPHEMERAL);
+    uint32_t len;
+    char *path = tree_node_path_dup(n, &len);
+    CHECK(tree_find(e->t, path, len) == n);
+    zk_free(path);
     e->seen++;
 }
 
@@ -350,83 +353,91 @@ static void owner_visit(void *ctx, int64_t owner) {
     }
 }
 
-static uint32_t kind_queue_check(const struct tree *t, const struct queue *h, enum tree_kind k) {
-    uint32_t n = 0;
-    const struct queue *q;
-    QUEUE_FOREACH(q, h) {
-        const struct tree_node *node = QUEUE_DATA(q, struct tree_node, kind_link);
-        CHECK(tree_owner_kind(node->stat.ephemeral_owner) == k);
-        CHECK(tree_find(t, node->path, node->path_len) == node);
-        n++;
-    }
-    return n;
+struct kind_ctx {
+    const struct tree *t;
+    enum tree_kind kind;
+    uint32_t seen;
+};
+
+static void kind_visit(void *ctx, struct tree_node *n) {
+    struct kind_ctx *k = ctx;
+    CHECK(tree_node_kind(n) == k->kind);
+    CHECK(tree_owner_kind(tree_node_owner(k->t, n)) == k->kind);
+    uint32_t len;
+    char *path = tree_node_path_dup(n, &len);
+    CHECK(tree_find(k->t, path, len) == n);
+    zk_free(path);
+    k->seen++;
+}
+
+static uint32_t kind_count(const struct tree *t, enum tree_kind kind) {
+    struct kind_ctx k = {t, kind, 0};
+    tree_for_each_of_kind(t, kind, kind_visit, &k);
+    return k.seen;
 }
 
 static void check_tree(struct world *w, bool quiescent) {
     const struct tree *t = &w->tree;
     uint32_t count = tree_node_count(t);
+    CHECK(tree_check(t) == NULL); /* the child indexes, side table and counters */
     CHECK(t->root != NULL && t->root->parent == NULL);
     CHECK(count == 1 + tree_descendant_count(t->root));
-    struct tree_node **stack = malloc(sizeof(*stack) * count);
-    CHECK(stack != NULL);
-    uint32_t sp = 0, visited = 0, eph = 0, containers = 0, ttls = 0;
+    uint32_t visited = 0, eph = 0, containers = 0, ttls = 0;
     uint64_t data_bytes = 0;
-    stack[sp++] = t->root;
-    while (sp > 0) {
-        struct tree_node *n = stack[--sp];
+    struct tree_walk walk;
+    tree_walk_init(&walk, t);
+    for (const struct tree_node *n; (n = tree_walk_next(&walk)) != NULL;) {
         visited++;
         CHECK(visited <= count);
-        CHECK(tree_find(t, n->path, n->path_len) == n);
-        CHECK(n->path_len == strlen(n->path));
-        CHECK(path_valid(n->path, n->path_len));
+        CHECK(tree_find(t, walk.path, walk.len) == n);
+        CHECK(walk.len == strlen(walk.path));
+        CHECK(path_valid(walk.path, walk.len));
         CHECK(n->acl != NULL && n->acl->refs > 0 && n->acl->count > 0);
-        CHECK(n->data_len >= -1 && (n->data_len > 0) == (n->data != NULL));
-        CHECK(n->child_count <= n->child_cap);
+        CHECK(n->stat.data_len >= -1);
         CHECK(n->stat.czxid <= w->last_applied && n->stat.mzxid <= w->last_applied);
         CHECK(n->stat.mzxid >= n->stat.czxid && n->stat.pzxid >= n->stat.czxid);
-        data_bytes += n->path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+        data_bytes += walk.len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
         if (n != t->root) {
             const struct tree_node *p = n->parent;
-            CHECK(p != NULL && n->parent_index < p->child_count);
-            CHECK(p->children[n->parent_index] == n);
-            uint32_t plen = path_parent_len(n->path, n->path_len);
-            CHECK(plen == p->path_len && memcmp(n->path, p->path, plen) == 0);
-            CHECK(n->name == n->path + (p == t->root ? 1 : p->path_len + 1));
+            CHECK(p != NULL);
+            uint32_t plen = path_parent_len(walk.path, walk.len);
+            char *ppath = tree_node_path_dup(p, NULL);
+            CHECK(strlen(ppath) == plen && memcmp(walk.path, ppath, plen) == 0);
+            zk_free(ppath);
+            CHECK(strcmp(n->name, walk.path + (p == t->root ? 1 : plen + 1)) == 0);
             CHECK(n->name[0] != '\0' && strchr(n->name, '/') == NULL);
             CHECK(n->stat.czxid >= p->stat.czxid);
-            CHECK(tree_owner_kind(p->stat.ephemeral_owner) != TREE_EPHEMERAL);
+            CHECK(tree_node_kind(p) != TREE_EPHEMERAL);
         }
-        switch (tree_owner_kind(n->stat.ephemeral_owner)) {
+        switch (tree_owner_kind(tree_node_owner(t, n))) {
         case TREE_EPHEMERAL:
             eph++;
-            CHECK(n->child_count == 0);
+            CHECK(tree_child_count(n) == 0);
             break;
         case TREE_CONTAINER:
             containers++;
             break;
         case TREE_TTL:
             ttls++;
-            CHECK(tree_ttl_of_owner(n->stat.ephemeral_owner) > 0);
+            CHECK(tree_ttl_of_owner(tree_node_owner(t, n)) > 0);
             break;
         case TREE_NORMAL:
             break;
         }
-        for (uint32_t i = 0; i < n->child_count; i++) {
-            struct tree_node *c = n->children[i];
-            CHECK(c != NULL && c->parent == n && c->parent_index == i);
-            CHECK(sp < count);
-            stack[sp++] = c;
-        }
+        uint32_t it = 0, kids = 0;
+        for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL; kids++)
+            CHECK(c->parent == n);
+        CHECK(kids == tree_child_count(n));
     }
-    free(stack);
+    tree_walk_deinit(&walk);
     CHECK(visited == count);
     CHECK(data_bytes == t->data_bytes);
     CHECK(eph == t->ephemeral_count);
     struct owner_ctx oc = {w, quiescent, 0, 0};
     tree_for_each_owner(t, owner_visit, &oc);
     CHECK(oc.total == eph);
-    CHECK(kind_queue_check(t, &t->containers, TREE_CONTAINER) == containers);
-    CHECK(kind_queue_check(t, &t->ttls, TREE_TTL) == ttls);
+    CHECK(kind_count(t, TREE_CONTAINER) == containers);
+    CHECK(kind_count(t, TREE_TTL) == ttls);
 }
 
 struct sess_ctx {
@@ -498,22 +509,27 @@ static void compare_worlds(struct world *a, struct world *b) {
     CHECK(tree_node_count(&a->tree) == tree_node_count(&b->tree));
     CHECK(a->tree.data_bytes == b->tree.data_bytes);
     CHECK(a->tree.ephemeral_count == b->tree.ephemeral_count);
-    uint32_t bucket;
-    for (struct map_entry *e = map_first(&a->tree.nodes, &bucket); e != NULL;
-         e = map_next(&a->tree.nodes, e, &bucket)) {
-        const struct tree_node *n = zk_container_of(e, struct tree_node, link);
-        const struct tree_node *m = tree_find(&b->tree, n->path, n->path_len);
+    struct tree_walk walk;
+    tree_walk_init(&walk, &a->tree);
+    for (const struct tree_node *n; (n = tree_walk_next(&walk)) != NULL;) {
+        const struct tree_node *m = tree_find(&b->tree, walk.path, walk.len);
         CHECK(m != NULL);
-        const struct tree_stat *x = &n->stat, *y = &m->stat;
+        struct tree_stat xs, ys;
+        tree_node_persisted(&a->tree, n, &xs);
+        tree_node_persisted(&b->tree, m, &ys);
+        const struct tree_stat *x = &xs, *y = &ys;
         CHECK(x->czxid == y->czxid && x->mzxid == y->mzxid && x->ctime == y->ctime);
         CHECK(x->mtime == y->mtime && x->version == y->version && x->cversion == y->cversion);
         CHECK(x->aversion == y->aversion && x->ephemeral_owner == y->ephemeral_owner);
         CHECK(x->pzxid == y->pzxid);
-        CHECK(n->data_len == m->data_len);
-        CHECK(n->data_len <= 0 || memcmp(n->data, m->data, (size_t)n->data_len) == 0);
+        CHECK(n->stat.data_len == m->stat.data_len);
+        CHECK(n->stat.data_len <= 0 || memcmp(tree_node_data(n), tree_node_data(m),
+                                              (size_t)n->stat.data_len) == 0);
         CHECK(acl_equal(n->acl, m->acl));
-        CHECK(n->child_count == m->child_count);
+        CHECK(tree_child_count(n) == tree_child_count(m));
     }
+    tree_walk_deinit(&walk);
+    uint32_t bucket;
     CHECK(session_count(&a->sessions) == session_count(&b->sessions));
     CHECK(session_next_expiration(&a->sessions) == session_next_expiration(&b->sessions));
     for (struct map_entry *e = map_first(&a->sessions.by_id, &bucket); e != NULL;
@@ -788,7 +804,7 @@ static void check_reply(struct fz *f, int slot, int32_t opcode, const struct jut
             CHECK(jute_reader_ok(&r) && p.len > 0);
             const struct tree_node *node = tree_find(&f->a.tree, (const char *)p.p,
                                                      (uint32_t)p.len);
-            CHECK(node != NULL && node->stat.ephemeral_owner == f->cl[slot].sid);
+            CHECK(node != NULL && tree_node_owner(&f->a.tree, node) == f->cl[slot].sid);
         }
         CHECK(jute_reader_ok(&r) && r.left == 0);
         break;
@@ -952,30 +968,38 @@ static void fz_tick(struct fz *f, const uint8_t *body, uint32_t len) {
     free(ids[1]);
 }
 
+struct reap_ctx {
+    struct fz *f;
+    char *paths[64];
+    uint32_t n;
+    enum tree_kind kind;
+};
+
+static void reap_visit(void *ctx, struct tree_node *node) {
+    struct reap_ctx *x = ctx;
+    if (x->n == 64 || tree_child_count(node) != 0)
+        return;
+    bool reap;
+    if (x->kind == TREE_CONTAINER) {
+        reap = node->stat.cversion > 0;
+    } else {
+        int64_t ttl = tree_ttl_of_owner(tree_node_owner(&x->f->a.tree, node));
+        reap = ttl != 0 && x->f->now - node->stat.mtime > ttl;
+    }
+    if (reap)
+        x->paths[x->n++] = tree_node_path_dup(node, NULL);
+}
+
 /* server_check_containers: empty containers that had children, and TTL
  * nodes unmodified past their TTL (maxNeverUsedIntervalMs = 0). */
 static void fz_reap(struct fz *f) {
     fz_flush(f);
-    char *paths[64];
-    uint32_t n = 0;
-    const struct queue *heads[2] = {&f->a.tree.containers, &f->a.tree.ttls};
-    for (int k = 0; k < 2; k++) {
-        const struct queue *q;
-        QUEUE_FOREACH(q, heads[k]) {
-            const struct tree_node *node = QUEUE_DATA(q, struct tree_node, kind_link);
-            if (n == 64 || node->child_count != 0)
-                continue;
-            bool reap;
-            if (k == 0) {
-                reap = node->stat.cversion > 0;
-            } else {
-                int64_t ttl = tree_ttl_of_owner(node->stat.ephemeral_owner);
-                reap = ttl != 0 && f->now - node->stat.mtime > ttl;
-            }
-            if (reap)
-                paths[n++] = zk_xstrndup(node->path, node->path_len);
-        }
-    }
+    struct reap_ctx x = {f, {NULL}, 0, TREE_CONTAINER};
+    tree_for_each_of_kind(&f->a.tree, TREE_CONTAINER, reap_visit, &x);
+    x.kind = TREE_TTL;
+    tree_for_each_of_kind(&f->a.tree, TREE_TTL, reap_visit, &x);
+    char **paths = x.paths;
+    uint32_t n = x.n;
     for (uint32_t i = 0; i < n; i++) {
         struct jute_buf b;
         jute_buf_init(&b);

@@ -44,6 +44,7 @@ static int fuzz_snap_load(const uint8_t *data, size_t size, struct snap_info *in
         ZK_ASSERT(snap_load(b.p, b.len, FUZZ_MAX_RECORD, &t2, &s2, 0, &again, err2,
                             sizeof(err2)) == ZK_OK);
         ZK_ASSERT(tree_node_count(&t2) == tree_node_count(&t));
+        ZK_ASSERT(tree_check(&t) == NULL && tree_check(&t2) == NULL);
         ZK_ASSERT(session_count(&s2) == session_count(&s));
         session_table_deinit(&s2);
         tree_deinit(&t2);

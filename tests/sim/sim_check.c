@@ -95,8 +95,9 @@ struct sim_eph_ctx {
 
 static void sim_eph_first(void *ctx, struct tree_node *n) {
     const char **path = ctx;
+    static char buf[512]; /* the tree stores no paths: build it (for the message) */
     if (*path == NULL)
-        *path = n->path;
+        *path = tree_node_path(n, buf, sizeof(buf)) < sizeof(buf) ? buf : "(a long path)";
 }
 
 static void sim_check_owner(void *ctx, int64_t owner) {

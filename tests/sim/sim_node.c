@@ -104,20 +104,21 @@ static void sim_digest_session(void *ctx, struct session *ss) {
  * session (id, timeout): equal at equal applied zxid on every replica. */
 uint64_t sim_tree_digest(const struct tree *t, const struct session_table *ss) {
     uint64_t sum = 0;
-    uint32_t b;
-    for (struct map_entry *e = map_first(&t->nodes, &b); e != NULL;
-         e = map_next(&t->nodes, e, &b)) {
-        const struct tree_node *n = zk_container_of(e, struct tree_node, link);
-        uint64_t h = sim_hash_bytes(0, n->path, n->path_len);
-        if (n->data_len > 0)
-            h = sim_hash_bytes(h, n->data, (size_t)n->data_len);
-        const struct tree_stat *st = &n->stat;
-        int64_t f[9] = {st->czxid,    st->mzxid,    st->ctime,          st->mtime, st->version,
-                        st->cversion, st->aversion, st->ephemeral_owner, st->pzxid};
+    struct tree_walk w; /* the tree stores no paths: the walk builds them */
+    tree_walk_init(&w, t);
+    for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
+        uint64_t h = sim_hash_bytes(0, w.path, w.len);
+        if (n->stat.data_len > 0)
+            h = sim_hash_bytes(h, tree_node_data(n), (size_t)n->stat.data_len);
+        struct tree_stat st;
+        tree_node_persisted(t, n, &st);
+        int64_t f[9] = {st.czxid,    st.mzxid,    st.ctime,           st.mtime, st.version,
+                        st.cversion, st.aversion, st.ephemeral_owner, st.pzxid};
         h = sim_hash_bytes(h, f, sizeof(f));
-        h = sim_hash_bytes(h, &n->data_len, sizeof(n->data_len));
+        h = sim_hash_bytes(h, &n->stat.data_len, sizeof(n->stat.data_len));
         sum += sim_mix64(h);
     }
+    tree_walk_deinit(&w);
     struct sim_digest_ctx d = {sum};
     session_for_each(ss, sim_digest_session, &d);
     return d.sum;
@@ -780,7 +781,7 @@ struct sim_paths_ctx {
 static void sim_collect_path(void *ctx, struct tree_node *tn) {
     struct sim_paths_ctx *pc = ctx;
     ZK_ASSERT(pc->op->path_count < pc->cap);
-    pc->op->paths[pc->op->path_count++] = zk_xstrndup(tn->path, tn->path_len);
+    pc->op->paths[pc->op->path_count++] = tree_node_path_dup(tn, NULL);
 }
 
 static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct sim_client *c,

@@ -456,7 +456,7 @@ TEST(prep_apply, create_under_ephemeral_is_nochildrenforephemerals)
     struct fx f;
     fx_init(&f);
     ASSERT_OK(create(&f, "/e", NULL, acl_open_unsafe(), 1));
-    ASSERT_EQ_I64(must_find(&f, "/e")->stat.ephemeral_owner, SID);
+    ASSERT_EQ_I64(tree_node_owner(&f.tree, must_find(&f, "/e")), SID);
     ASSERT_EQ_I64(create_open(&f, "/e/c"), ZOO_NOCHILDRENFOREPHEMERALS);
     ASSERT_EQ_I64(create(&f, "/e/c", NULL, acl_open_unsafe(), 2), ZOO_NOCHILDRENFOREPHEMERALS);
     /* The parent's ACL is checked before its kind. */
@@ -514,8 +514,8 @@ TEST(prep_apply, create_null_and_empty_data)
     fx_init(&f);
     ASSERT_OK(create(&f, "/n", NULL, acl_open_unsafe(), 0));
     ASSERT_OK(create(&f, "/e", "", acl_open_unsafe(), 0));
-    ASSERT_EQ_I64(must_find(&f, "/n")->data_len, -1);
-    ASSERT_EQ_I64(must_find(&f, "/e")->data_len, 0);
+    ASSERT_EQ_I64(must_find(&f, "/n")->stat.data_len, -1);
+    ASSERT_EQ_I64(must_find(&f, "/e")->stat.data_len, 0);
     fx_deinit(&f);
 }
 
@@ -556,10 +556,10 @@ TEST(prep_apply, sequential_suffix_from_parent_create_counter)
     ASSERT_OK(delete_node(&f, "/s/n-0000000000", -1));
     ASSERT_OK(create(&f, "/s/n-", NULL, acl_open_unsafe(), 3)); /* ephemeral sequential */
     ASSERT_EQ_STR(f.last_path, "/s/n-0000000003");
-    ASSERT_EQ_I64(must_find(&f, "/s/n-0000000003")->stat.ephemeral_owner, SID);
+    ASSERT_EQ_I64(tree_node_owner(&f.tree, must_find(&f, "/s/n-0000000003")), SID);
     /* Visible cversion: 4 creations + 2 deletions. */
     struct zk_stat st;
-    tree_node_stat(must_find(&f, "/s"), &st);
+    tree_node_stat(&f.tree, must_find(&f, "/s"), &st);
     ASSERT_EQ_I64(st.cversion, 6);
     fx_deinit(&f);
 }
@@ -672,8 +672,8 @@ TEST(prep_apply, ttl_range_and_mode_checks)
         if (rc != cases[i].want) FAIL("case %zu: rc %d, want %d", i, rc, cases[i].want);
     }
     struct tree_node *n = must_find(&f, "/t");
-    ASSERT_EQ_I64(tree_owner_kind(n->stat.ephemeral_owner), TREE_TTL);
-    ASSERT_EQ_I64(tree_ttl_of_owner(n->stat.ephemeral_owner), 0xffffffffffLL);
+    ASSERT_EQ_I64(tree_owner_kind(tree_node_owner(&f.tree, n)), TREE_TTL);
+    ASSERT_EQ_I64(tree_ttl_of_owner(tree_node_owner(&f.tree, n)), 0xffffffffffLL);
     ASSERT_EQ_I64(f.res.one.stat.ephemeral_owner, 0); /* clients see 0 */
     fx_deinit(&f);
 }
@@ -688,7 +688,7 @@ TEST(prep_apply, ttl_sequential_create)
     jute_write_i64(&f.b, 5000);
     ASSERT_OK(run(&f, TXN_CREATE_TTL));
     ASSERT_EQ_STR(f.last_path, "/p/t0000000000");
-    ASSERT_EQ_I64(tree_ttl_of_owner(must_find(&f, "/p/t0000000000")->stat.ephemeral_owner), 5000);
+    ASSERT_EQ_I64(tree_ttl_of_owner(tree_node_owner(&f.tree, must_find(&f, "/p/t0000000000"))), 5000);
     fx_deinit(&f);
 }
 
@@ -730,11 +730,11 @@ TEST(prep_apply, container_opcode_makes_a_container)
     w_create(&f.b, "/c", NULL, acl_open_unsafe(), 4);
     ASSERT_OK(run(&f, TXN_CREATE_CONTAINER));
     struct tree_node *c = must_find(&f, "/c");
-    ASSERT_EQ_I64(c->stat.ephemeral_owner, TREE_OWNER_CONTAINER);
+    ASSERT_EQ_I64(tree_node_owner(&f.tree, c), TREE_OWNER_CONTAINER);
     ASSERT_EQ_I64(f.res.one.stat.ephemeral_owner, 0);
     /* Flags 4 on a plain create make a plain node (the opcode decides). */
     ASSERT_OK(create(&f, "/plain", NULL, acl_open_unsafe(), 4));
-    ASSERT_EQ_I64(must_find(&f, "/plain")->stat.ephemeral_owner, 0);
+    ASSERT_EQ_I64(tree_node_owner(&f.tree, must_find(&f, "/plain")), 0);
     /* A container may have children. */
     ASSERT_OK(create_open(&f, "/c/k"));
     fx_deinit(&f);
@@ -826,7 +826,7 @@ TEST(prep_apply, delete_moves_parent_pzxid_not_counter)
     struct tree_node *p = must_find(&f, "/p");
     ASSERT_EQ_I64(p->stat.pzxid, f.zxid);
     ASSERT_EQ_I64(p->stat.cversion, 1);
-    ASSERT_EQ_I64(p->child_count, 0);
+    ASSERT_EQ_I64(tree_child_count(p), 0);
     fx_deinit(&f);
 }
 
@@ -846,7 +846,7 @@ TEST(prep_apply, set_data_version_checks_and_effects)
     ASSERT_OK(set_data(&f, "/a", "v2", -1));
     ASSERT_EQ_I64(f.res.one.stat.version, 2);
     ASSERT_OK(set_data(&f, "/a", NULL, 2));
-    ASSERT_EQ_I64(must_find(&f, "/a")->data_len, -1);
+    ASSERT_EQ_I64(must_find(&f, "/a")->stat.data_len, -1);
     ASSERT_EQ_I64(set_data(&f, "/missing", "x", -1), ZOO_NONODE);
     ASSERT_EQ_I64(set_data(&f, "/a/", "x", -1), ZOO_BADARGUMENTS);
     ASSERT_EQ_I64(set_data(&f, "a", "x", -1), ZOO_BADARGUMENTS);
@@ -1084,7 +1084,7 @@ TEST(prep_apply, regression_close_session_claims_path_recreated_by_another_sessi
     fx_apply(&f, &recreate);
     fx_apply(&f, &close);
     fx_apply(&f, &late);
-    ASSERT_EQ_I64(must_find(&f, "/lock")->stat.ephemeral_owner, SID_OTHER);
+    ASSERT_EQ_I64(tree_node_owner(&f.tree, must_find(&f, "/lock")), SID_OTHER);
     txn_deinit(&del);
     txn_deinit(&recreate);
     txn_deinit(&close);
@@ -1167,7 +1167,7 @@ TEST(prep_apply, pipelined_double_create_is_nodeexists)
     fx_apply(&f, &b);
     txn_deinit(&a);
     txn_deinit(&b);
-    ASSERT_EQ_I64(must_find(&f, "/")->child_count, 2);
+    ASSERT_EQ_I64(tree_child_count(must_find(&f, "/")), 2);
     fx_deinit(&f);
 }
 
@@ -1189,7 +1189,7 @@ TEST(prep_apply, pipelined_sequentials_get_distinct_suffixes)
         fx_apply(&f, &t[i]);
         txn_deinit(&t[i]);
     }
-    ASSERT_EQ_I64(must_find(&f, "/q")->child_count, 3);
+    ASSERT_EQ_I64(tree_child_count(must_find(&f, "/q")), 3);
     fx_deinit(&f);
 }
 
@@ -1224,7 +1224,7 @@ TEST(prep_apply, pipelined_delete_then_create_and_versions)
         txn_deinit(&t[i]);
     }
     ASSERT_EQ_I64(must_find(&f, "/a")->stat.version, 2);
-    ASSERT_EQ_MEM(must_find(&f, "/a")->data, "2", 1);
+    ASSERT_EQ_MEM(tree_node_data(must_find(&f, "/a")), "2", 1);
     ASSERT_NULL(find(&f, "/p"));
     ASSERT_EQ_I64(prep_outstanding(&f.prep), 0);
     fx_deinit(&f);
@@ -1292,8 +1292,8 @@ TEST(prep_apply, multi_success_applies_all_ops_with_one_zxid)
     ASSERT_EQ_I64(m->stat.czxid, zxid);
     ASSERT_EQ_I64(m->stat.mzxid, zxid);
     ASSERT_EQ_I64(m->stat.pzxid, zxid);
-    ASSERT_EQ_I64(m->child_count, 0);
-    ASSERT_EQ_MEM(m->data, "e", 1);
+    ASSERT_EQ_I64(tree_child_count(m), 0);
+    ASSERT_EQ_MEM(tree_node_data(m), "e", 1);
     ASSERT_EQ_I64(prep_outstanding(&f.prep), 0);
     fx_deinit(&f);
 }
@@ -1341,7 +1341,7 @@ TEST(prep_apply, multi_failure_is_all_or_nothing_with_per_op_results)
     }
     ASSERT_NULL(find(&f, "/m1"));
     ASSERT_NULL(find(&f, "/m2"));
-    ASSERT_EQ_I64(must_find(&f, "/keep")->data_len, -1);
+    ASSERT_EQ_I64(must_find(&f, "/keep")->stat.data_len, -1);
     ASSERT_EQ_I64(must_find(&f, "/keep")->stat.version, 0);
     ASSERT_EQ_I64(f.nev, 0);
     fx_deinit(&f);
@@ -1406,7 +1406,7 @@ TEST(prep_apply, failed_multi_restores_records_that_existed_before_it)
     txn_deinit(&m);
     txn_deinit(&s);
     ASSERT_EQ_I64(must_find(&f, "/r")->stat.version, 1);
-    ASSERT_EQ_MEM(must_find(&f, "/r")->data, "x", 1);
+    ASSERT_EQ_MEM(tree_node_data(must_find(&f, "/r")), "x", 1);
     fx_deinit(&f);
 }
 

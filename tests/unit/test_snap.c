@@ -55,7 +55,7 @@ TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
     /* /a: data, versions, the create counter and pzxid exactly as persisted */
     struct tree_node *a = find(&t, "/a");
     ASSERT_NOT_NULL(a);
-    ASSERT_EQ_MEM(a->data, "world", 5);
+    ASSERT_EQ_MEM(tree_node_data(a), "world", 5);
     ASSERT_EQ_I64(a->stat.czxid, 4);
     ASSERT_EQ_I64(a->stat.mzxid, 10);
     ASSERT_EQ_I64(a->stat.version, 1);
@@ -63,16 +63,16 @@ TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
     ASSERT_EQ_I64(a->stat.pzxid, 6);
     ASSERT_EQ_I64(a->stat.ctime, 1795336856070LL);
     struct zk_stat zs;
-    tree_node_stat(a, &zs);
+    tree_node_stat(&t, a, &zs);
     ASSERT_EQ_I64(zs.num_children, 2);
     ASSERT_EQ_I64(zs.cversion, 2); /* 2 x 2 creations - 2 children */
     ASSERT_NOT_NULL(find(&t, "/a/s-0000000001"));
     /* null data stays null; empty stays empty */
-    ASSERT_EQ_I64(find(&t, "/n")->data_len, -1);
-    ASSERT_EQ_I64(find(&t, "/a/b")->data_len, 0);
+    ASSERT_EQ_I64(find(&t, "/n")->stat.data_len, -1);
+    ASSERT_EQ_I64(find(&t, "/a/b")->stat.data_len, 0);
     /* the ephemeral is indexed under its session */
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x10000701cd30001LL), 1);
-    ASSERT_EQ_I64(find(&t, "/e")->stat.ephemeral_owner, 0x10000701cd30001LL);
+    ASSERT_EQ_I64(tree_node_owner(&t, find(&t, "/e")), 0x10000701cd30001LL);
     /* ACLs: the digest id survives; ref -1 (root) is the open ACL; config is READ only */
     struct acl_list *sec = find(&t, "/secret")->acl;
     ASSERT_EQ_I64(sec->count, 1);
@@ -146,17 +146,21 @@ struct cmp_ctx {
     uint32_t visited;
 };
 
-static void cmp_subtree(struct cmp_ctx *c, const struct tree_node *n) {
-    struct tree_node *m = n->path_len == 1 ? c->other->root
-                                           : tree_find(c->other, n->path, n->path_len);
-    c->visited++;
-    if (m == NULL || m->data_len != n->data_len ||
-        (n->data_len > 0 && memcmp(m->data, n->data, (size_t)n->data_len) != 0) ||
-        memcmp(&m->stat, &n->stat, sizeof(n->stat)) != 0 || !acl_equal(m->acl, n->acl) ||
-        m->child_count != n->child_count)
-        c->mismatches++;
-    for (uint32_t i = 0; i < n->child_count; i++)
-        cmp_subtree(c, n->children[i]);
+static void cmp_trees(struct cmp_ctx *c, const struct tree *t) {
+    struct tree_walk w;
+    tree_walk_init(&w, t);
+    for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
+        const struct tree_node *m = tree_find(c->other, w.path, w.len);
+        c->visited++;
+        if (m == NULL || m->stat.data_len != n->stat.data_len ||
+            (n->stat.data_len > 0 &&
+             memcmp(tree_node_data(m), tree_node_data(n), (size_t)n->stat.data_len) != 0) ||
+            memcmp(&m->stat, &n->stat, sizeof(n->stat)) != 0 || !acl_equal(m->acl, n->acl) ||
+            tree_node_owner(c->other, m) != tree_node_owner(t, n) ||
+            tree_child_count(m) != tree_child_count(n))
+            c->mismatches++;
+    }
+    tree_walk_deinit(&w);
 }
 
 TEST(snap, written_snapshot_loads_back_identically) {
@@ -180,7 +184,7 @@ TEST(snap, written_snapshot_loads_back_identically) {
     ASSERT_EQ_I64(tree_ephemeral_count_of(&b, 0x10000701cd30001LL), 1);
     ASSERT_EQ_I64(session_find(&sb, 0x10000701cd30002LL)->timeout_ms, 30000);
     struct cmp_ctx c = {.other = &b};
-    cmp_subtree(&c, a.root);
+    cmp_trees(&c, &a);
     ASSERT_EQ_I64(c.visited, tree_node_count(&a));
     ASSERT_EQ_I64(c.mismatches, 0);
     /* a fresh tree writes the root and system nodes with ref -1 like ZooKeeper's

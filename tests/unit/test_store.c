@@ -347,31 +347,37 @@ static void log_scan_file(const char *path, struct log_recs *out)
 
 /* ---- Helpers: the state digest ---- */
 
+struct node_row {
+    char *path; /* owned */
+    const struct tree_node *n;
+};
+
 static int cmp_node_path(const void *a, const void *b)
 {
-    const struct tree_node *x = *(const struct tree_node *const *)a;
-    const struct tree_node *y = *(const struct tree_node *const *)b;
-    return strcmp(x->path, y->path);
-}
-
-static void collect_nodes(const struct tree_node *n, const struct tree_node **out, uint32_t *count,
-                          uint32_t cap)
-{
-    if (*count < cap) out[(*count)++] = n;
-    for (uint32_t i = 0; i < n->child_count; i++)
-        collect_nodes(n->children[i], out, count, cap);
+    return strcmp(((const struct node_row *)a)->path, ((const struct node_row *)b)->path);
 }
 
 #define NODES_MAX 4096
 
-/* Every node in path order: independent of the order of children arrays, which a
- * snapshot load need not reproduce. */
-static uint32_t sorted_nodes(const struct tree *t, const struct tree_node **nodes)
+/* Every node in path order: independent of the order of child indexes, which a
+ * snapshot load need not reproduce. free_rows releases the paths. */
+static uint32_t sorted_nodes(const struct tree *t, struct node_row *rows)
 {
     uint32_t count = 0;
-    collect_nodes(t->root, nodes, &count, NODES_MAX);
-    qsort(nodes, count, sizeof(nodes[0]), cmp_node_path);
+    struct tree_walk w;
+    tree_walk_init(&w, t);
+    for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
+        if (count < NODES_MAX) rows[count++] = (struct node_row){zk_xstrndup(w.path, w.len), n};
+    }
+    tree_walk_deinit(&w);
+    qsort(rows, count, sizeof(rows[0]), cmp_node_path);
     return count;
+}
+
+static void free_rows(struct node_row *rows, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++)
+        zk_free(rows[i].path);
 }
 
 struct session_rows {
@@ -431,21 +437,23 @@ static void fnv_str(uint64_t *h, const char *s)
  * same fields as state_dump, which explains a mismatch. */
 static uint64_t state_digest(const struct tree *t, const struct session_table *s)
 {
-    static const struct tree_node *nodes[NODES_MAX];
+    static struct node_row nodes[NODES_MAX];
     uint32_t count = sorted_nodes(t, nodes);
     uint64_t h = 0xcbf29ce484222325ULL;
     fnv_i64(&h, count);
     fnv_i64(&h, tree_node_count(t));
     fnv_i64(&h, t->ephemeral_count);
     for (uint32_t i = 0; i < count; i++) {
-        const struct tree_node *n = nodes[i];
-        const struct tree_stat *st = &n->stat;
-        fnv_str(&h, n->path);
-        fnv_i64(&h, n->data_len);
-        fnv(&h, n->data, n->data_len > 0 ? (size_t)n->data_len : 0);
-        const int64_t fields[] = {st->czxid,   st->mzxid,      st->ctime,    st->mtime,
-                                  st->version, st->cversion,   st->aversion, st->ephemeral_owner,
-                                  st->pzxid,   n->child_count, n->acl->count};
+        const struct tree_node *n = nodes[i].n;
+        struct tree_stat st;
+        tree_node_persisted(t, n, &st);
+        fnv_str(&h, nodes[i].path);
+        fnv_i64(&h, n->stat.data_len);
+        fnv(&h, tree_node_data(n), n->stat.data_len > 0 ? (size_t)n->stat.data_len : 0);
+        const int64_t fields[] = {st.czxid,   st.mzxid,    st.ctime,
+                                  st.mtime,   st.version,  st.cversion,
+                                  st.aversion, st.ephemeral_owner, st.pzxid,
+                                  tree_child_count(n), n->acl->count};
         fnv(&h, fields, sizeof(fields));
         for (uint32_t j = 0; j < n->acl->count; j++) {
             fnv_i64(&h, n->acl->e[j].perms);
@@ -453,6 +461,7 @@ static uint64_t state_digest(const struct tree *t, const struct session_table *s
             fnv_str(&h, n->acl->e[j].id);
         }
     }
+    free_rows(nodes, count);
     struct session_rows rows;
     sorted_sessions(s, &rows);
     fnv_i64(&h, session_count(s));
@@ -464,19 +473,23 @@ static uint64_t state_digest(const struct tree *t, const struct session_table *s
     return h;
 }
 
-static void dump_node(FILE *f, const struct tree_node *n)
+static void dump_node(FILE *f, const struct tree *t, const struct node_row *row)
 {
-    const struct tree_stat *s = &n->stat;
-    fprintf(f, "%s data=", n->path);
-    if (n->data_len < 0) fprintf(f, "null");
-    for (int32_t i = 0; i < n->data_len; i++)
-        fprintf(f, "%02x", n->data[i]);
+    const struct tree_node *n = row->n;
+    struct tree_stat st;
+    tree_node_persisted(t, n, &st);
+    const struct tree_stat *s = &st;
+    const uint8_t *data = tree_node_data(n);
+    fprintf(f, "%s data=", row->path);
+    if (n->stat.data_len < 0) fprintf(f, "null");
+    for (int32_t i = 0; i < n->stat.data_len; i++)
+        fprintf(f, "%02x", data[i]);
     fprintf(f,
             " czxid=%" PRIx64 " mzxid=%" PRIx64 " ctime=%" PRId64 " mtime=%" PRId64
             " version=%d cversion=%d aversion=%d owner=%" PRIx64 " pzxid=%" PRIx64
             " children=%u acl=",
             (uint64_t)s->czxid, (uint64_t)s->mzxid, s->ctime, s->mtime, s->version, s->cversion,
-            s->aversion, (uint64_t)s->ephemeral_owner, (uint64_t)s->pzxid, n->child_count);
+            s->aversion, (uint64_t)s->ephemeral_owner, (uint64_t)s->pzxid, tree_child_count(n));
     for (uint32_t i = 0; i < n->acl->count; i++)
         fprintf(f, "%s%d:%s:%s", i ? "," : "", n->acl->e[i].perms, n->acl->e[i].scheme,
                 n->acl->e[i].id);
@@ -491,11 +504,12 @@ static char *state_dump(const struct tree *t, const struct session_table *s)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     ZK_ASSERT(f != NULL);
-    static const struct tree_node *nodes[NODES_MAX];
+    static struct node_row nodes[NODES_MAX];
     uint32_t count = sorted_nodes(t, nodes);
     fprintf(f, "nodes=%u/%u ephemerals=%u\n", count, tree_node_count(t), t->ephemeral_count);
     for (uint32_t i = 0; i < count; i++)
-        dump_node(f, nodes[i]);
+        dump_node(f, t, &nodes[i]);
+    free_rows(nodes, count);
     struct session_rows rows;
     sorted_sessions(s, &rows);
     fprintf(f, "sessions=%u\n", session_count(s));
@@ -626,10 +640,18 @@ struct picks {
 
 static void pick_all(const struct tree_node *n, struct picks *p)
 {
-    for (uint32_t i = 0; i < n->child_count; i++) {
-        if (p->count < 256) p->n[p->count++] = n->children[i];
-        pick_all(n->children[i], p);
+    uint32_t it = 0;
+    for (struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;) {
+        if (p->count < 256) p->n[p->count++] = c;
+        pick_all(c, p);
     }
+}
+
+/* n's path in buf (PATH_MAX_LEN bytes). */
+static const char *node_path(const struct tree_node *n, char *buf)
+{
+    ZK_ASSERT(tree_node_path(n, buf, PATH_MAX_LEN) < PATH_MAX_LEN);
+    return buf;
 }
 
 /* The nodes under /app, in tree order (deterministic for a given history). */
@@ -648,7 +670,7 @@ static struct tree_node *pick_parent(struct fx *f, const struct picks *p)
     uint32_t k = 0;
     c[k++] = app;
     for (uint32_t i = 0; i < p->count; i++) {
-        if (p->n[i]->parent == app && p->n[i]->stat.ephemeral_owner == 0) c[k++] = p->n[i];
+        if (p->n[i]->parent == app && tree_node_owner(&f->model, p->n[i]) == 0) c[k++] = p->n[i];
     }
     return c[rnd(k)];
 }
@@ -658,7 +680,7 @@ static struct tree_node *pick_leaf(const struct picks *p)
     struct tree_node *c[256];
     uint32_t k = 0;
     for (uint32_t i = 0; i < p->count; i++) {
-        if (p->n[i]->child_count == 0) c[k++] = p->n[i];
+        if (tree_child_count(p->n[i]) == 0) c[k++] = p->n[i];
     }
     return k > 0 ? c[rnd(k)] : NULL;
 }
@@ -668,11 +690,11 @@ static struct tree_node *pick_leaf(const struct picks *p)
 static void fill_create(struct fx *f, struct txn_op *op, const struct tree_node *parent, char tag,
                         uint32_t n, int32_t delta, bool ephemeral)
 {
-    char path[PATH_MAX_LEN];
+    char path[PATH_MAX_LEN], ppath[PATH_MAX_LEN];
     if (tag == 0)
         fmt(path, sizeof(path), "/app");
     else
-        fmt(path, sizeof(path), "%s/%c%u", parent->path, tag, n);
+        fmt(path, sizeof(path), "%s/%c%u", node_path(parent, ppath), tag, n);
     op->type = TXN_CREATE;
     op_path(op, path);
     op_random_data(op);
@@ -683,16 +705,18 @@ static void fill_create(struct fx *f, struct txn_op *op, const struct tree_node 
 
 static void fill_set_data(struct txn_op *op, const struct tree_node *n)
 {
+    char path[PATH_MAX_LEN];
     op->type = TXN_SET_DATA;
-    op_path(op, n->path);
+    op_path(op, node_path(n, path));
     op_random_data(op);
     op->version = n->stat.version + 1;
 }
 
 static void fill_delete(struct txn_op *op, const struct tree_node *n)
 {
+    char path[PATH_MAX_LEN];
     op->type = TXN_DELETE;
-    op_path(op, n->path);
+    op_path(op, node_path(n, path));
 }
 
 struct path_list {
@@ -703,7 +727,7 @@ struct path_list {
 static void collect_ephemeral(void *ctx, struct tree_node *n)
 {
     struct path_list *l = ctx;
-    l->paths[l->count++] = zk_xstrndup(n->path, n->path_len);
+    l->paths[l->count++] = tree_node_path_dup(n, NULL);
 }
 
 /* closeSession with the session's ephemerals, as prep lists them. */
@@ -784,9 +808,10 @@ static void gen_body(struct fx *f, struct txn *t, uint32_t n)
         f->kinds[KIND_SET_DATA]++;
     } else if (r < 70 && r >= 65 && p.count > 0) {
         struct tree_node *x = p.n[rnd(p.count)];
+        char path[PATH_MAX_LEN];
         t->type = TXN_SET_ACL;
         t->op.type = TXN_SET_ACL;
-        op_path(&t->op, x->path);
+        op_path(&t->op, node_path(x, path));
         t->op.acl = random_acl(f);
         t->op.version = x->stat.aversion + 1;
         f->kinds[KIND_SET_ACL]++;
