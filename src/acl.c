@@ -107,6 +107,22 @@ struct acl_list *acl_read_unsafe(void) {
     return acl_read_list;
 }
 
+struct acl_list *acl_unresolved_new(int64_t ref) {
+    char id[24];
+    int n = snprintf(id, sizeof(id), "%lld", (long long)ref);
+    struct acl_list *l = acl_alloc(1);
+    if (l == NULL || !acl_push(l, 0, ACL_SCHEME_UNRESOLVED, sizeof(ACL_SCHEME_UNRESOLVED) - 1,
+                               id, (uint32_t)n)) {
+        acl_unref(l);
+        return NULL;
+    }
+    return l;
+}
+
+bool acl_is_unresolved(const struct acl_list *l) {
+    return l != NULL && l->count == 1 && strcmp(l->e[0].scheme, ACL_SCHEME_UNRESOLVED) == 0;
+}
+
 void acl_global_deinit(void) {
     if (acl_open_list != NULL) {
         ZK_ASSERT(acl_open_list->refs == 1);

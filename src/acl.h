@@ -57,6 +57,15 @@ struct acl_list *acl_open_unsafe(void);  /* world:anyone ALL (borrowed, never fr
 struct acl_list *acl_read_unsafe(void);  /* world:anyone READ */
 void acl_global_deinit(void);
 
+/* A stand-in for an ACL a ZooKeeper snapshot node refers to but its ACL cache
+ * lacks (snapshots are fuzzy: the ACL was added while the snapshot was being
+ * written). It grants nothing (one entry: perms 0, scheme ACL_SCHEME_UNRESOLVED,
+ * id = the reference in decimal). Replaying the log puts the real list in place
+ * (apply.c); recovery refuses to start if a stand-in is left (store.c). */
+#define ACL_SCHEME_UNRESOLVED "zkd-unresolved-acl-ref"
+struct acl_list *acl_unresolved_new(int64_t ref); /* owned: one reference */
+bool acl_is_unresolved(const struct acl_list *l);
+
 struct acl_list *acl_ref(struct acl_list *l);
 void acl_unref(struct acl_list *l);
 bool acl_equal(const struct acl_list *a, const struct acl_list *b);

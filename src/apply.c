@@ -80,8 +80,11 @@ static bool apply_replay_skip(struct apply_env *env, const struct txn *t,
         struct tree_node *parent = tree_find_parent(env->tree, op->path, op->path_len);
         if (parent == NULL)
             return true;
-        if (tree_find(env->tree, op->path, op->path_len) == NULL)
+        struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
+        if (n == NULL)
             return false;
+        if (acl_is_unresolved(n->acl) && op->acl != NULL)
+            tree_set_acl(env->tree, n, op->acl, n->stat.aversion); /* snap.c's stand-in */
         if (op->parent_cversion > parent->stat.cversion) {
             parent->stat.cversion = op->parent_cversion;
             parent->stat.pzxid = t->zxid;

@@ -100,10 +100,21 @@ static int snap_read_nodes(struct snap_ctx *c, uint32_t max_record, struct tree 
         if (!jute_reader_ok(&c->r))
             return snap_fail(c, "truncated node record");
         const struct acl_list *acl = snap_acl_for(c, ref);
-        if (acl == NULL)
-            return snap_fail(c, "node refers to an ACL missing from the cache");
-        if (!tree_restore_node(t, &cursor, (const char *)path.p, (uint32_t)path.len, data.p,
-                               data.len, acl, &st))
+        struct acl_list *stand_in = NULL;
+        if (acl == NULL) {
+            /* ZooKeeper wrote the ACL cache before this node's ACL was added (its
+             * snapshots are fuzzy) and ignores the reference on load; the log
+             * replay recreates the ACL. Hold a stand-in that grants nothing. */
+            stand_in = acl_unresolved_new(ref);
+            if (stand_in == NULL)
+                return ZK_ENOMEM;
+            acl = stand_in;
+            info->unresolved_acls++;
+        }
+        bool restored = tree_restore_node(t, &cursor, (const char *)path.p, (uint32_t)path.len,
+                                          data.p, data.len, acl, &st);
+        acl_unref(stand_in);
+        if (!restored)
             return snap_fail(c, "node without its parent, or an invalid path");
         info->nodes++;
     }

@@ -34,6 +34,9 @@ struct snap_info {
     uint32_t sessions;
     uint32_t acls;
     uint32_t nodes;
+    /* nodes whose ACL reference the cache lacks (a fuzzy ZooKeeper snapshot):
+     * they hold an acl_unresolved_new() stand-in until the log replay sets it */
+    uint32_t unresolved_acls;
     uint64_t sealed_bytes; /* offset just after the first seal */
     bool has_digest;
     int64_t digest_zxid;

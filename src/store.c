@@ -781,6 +781,34 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
     return rc;
 }
 
+/* A fuzzy ZooKeeper snapshot may name ACLs its cache lacks (snap.c holds a
+ * stand-in for each); the replayed txn that created such a node (or set its
+ * ACL) puts the real list in place. One left means neither the snapshot nor
+ * the log knows the node's ACL: refuse rather than guess. */
+static int store_check_unresolved_acls(const struct tree *t, const char *snap_path,
+                                       uint32_t count, char *err, size_t errlen) {
+    struct tree_walk w;
+    tree_walk_init(&w, t);
+    int rc = 0;
+    for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
+        if (acl_is_unresolved(n->acl)) {
+            snprintf(err, errlen,
+                     "%s: node %s refers to ACL %s, which is neither in the snapshot's ACL "
+                     "cache nor set by a later logged txn: refusing to start",
+                     snap_path, w.path, n->acl->e[0].id);
+            rc = -1;
+            break;
+        }
+    }
+    tree_walk_deinit(&w);
+    if (rc == 0)
+        fprintf(stderr,
+                "zkd: %s: %u node(s) referred to ACLs added while ZooKeeper wrote the snapshot; "
+                "the log replay restored them\n",
+                snap_path, count);
+    return rc;
+}
+
 static void store_remove_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -826,6 +854,8 @@ static int store_recover(struct store *st, struct tree *t, struct session_table 
             rec->snap_zxid = snaps[i].zxid;
             snprintf(rec->snap_name, sizeof(rec->snap_name), "%s", snaps[i].name);
             rc = store_replay_logs(st, t, s, now_ms, snaps[i].zxid, rec, err, errlen);
+            if (rc == 0 && info.unresolved_acls > 0)
+                rc = store_check_unresolved_acls(t, path, info.unresolved_acls, err, errlen);
             if (rc != 0 && newest_invalid >= 0) {
                 /* name the root cause too: the fallback was needed because of it */
                 char cause[1024];

@@ -1061,8 +1061,11 @@ static bool zkctl_snap_check(const char *path, struct zkctl_report *rep) {
     struct snap_info info;
     if (!zkctl_snap_open(path, &f, &t, &s, &info, rep))
         return false;
-    printf("OK: %s: %" PRIu32 " nodes, %" PRIu32 " sessions, %" PRIu32 " acls, digest ", path,
+    printf("OK: %s: %" PRIu32 " nodes, %" PRIu32 " sessions, %" PRIu32 " acls, ", path,
            info.nodes, info.sessions, info.acls);
+    if (info.unresolved_acls > 0) /* a fuzzy ZooKeeper snapshot: the log replay sets them */
+        printf("%" PRIu32 " nodes refer to ACLs the cache lacks, ", info.unresolved_acls);
+    printf("digest ");
     if (info.has_digest)
         printf("present (zxid 0x%" PRIx64 ")\n", (uint64_t)info.digest_zxid);
     else
@@ -1335,7 +1338,9 @@ static void zkctl_usage(FILE *out) {
         "    numChildren and dataLength. Ends with the digest section, if any.\n"
         "snap verify FILE...\n"
         "    Loads each file as the server does: \"OK: FILE: N nodes, N sessions, N acls,\n"
-        "    digest present|absent\" or the error with its offset.\n"
+        "    digest present|absent\" or the error with its offset. A ZooKeeper snapshot\n"
+        "    written while ACLs were being added may have nodes that refer to ACLs its\n"
+        "    cache lacks (counted in the OK line); the server takes them from the log.\n"
         "dir verify [--strict] DATADIR [DATALOGDIR]\n"
         "    In DATADIR/version-2 (logs in DATALOGDIR/version-2 if given): verifies every\n"
         "    snapshot and log, and that the logs hold every zxid after the newest valid\n"
