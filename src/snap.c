@@ -281,21 +281,30 @@ static void snap_put_bytes(struct snap_writer *w, const void *p, int32_t len) {
 
 /* Assigns cache refs 1..n in pre-order of first use (linear lookup: the number of
  * distinct ACLs is small; each is interned once in the tree). */
-static void snap_collect_acls(struct snap_writer *w, const struct tree_node *n) {
-    if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
-        if (w->ref_count == w->ref_cap) {
-            w->err = -3; /* more distinct lists than the tree interned: impossible */
-            return;
+static void snap_collect_acls(struct snap_writer *w) {
+    const struct tree_node *n = w->t->root;
+    for (;;) { /* pre-order without recursion, as snap_write_nodes */
+        if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
+            if (w->ref_count == w->ref_cap) {
+                w->err = -3; /* more distinct lists than the tree interned: impossible */
+                return;
+            }
+            w->refs[w->ref_count++] = n->acl;
         }
-        w->refs[w->ref_count++] = n->acl;
+        uint32_t it = 0;
+        const struct tree_node *c = tree_child_next(n, &it);
+        for (; c == NULL && n->parent != NULL; n = n->parent) {
+            it = tree_child_position(n->parent, n);
+            c = tree_child_next(n->parent, &it);
+        }
+        if (c == NULL)
+            return;
+        n = c;
     }
-    uint32_t it = 0;
-    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;)
-        snap_collect_acls(w, c);
 }
 
 /* Writes n, whose path is w->path[0 .. len) (the root's is "", as ZooKeeper
- * stores it), and its subtree. */
+ * stores it). */
 static void snap_write_node(struct snap_writer *w, const struct tree_node *n, uint32_t len) {
     if (w->err != 0)
         return;
@@ -316,8 +325,27 @@ static void snap_write_node(struct snap_writer *w, const struct tree_node *n, ui
     jute_write_i64(b, n->stat.pzxid);
     if (b->len >= SNAP_FLUSH_AT)
         snap_flush(w);
-    uint32_t it = 0;
-    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;) {
+}
+
+/* Every node in pre-order, the path built in w->path as the walk goes down and
+ * cut back as it climbs: no recursion (a chain of nodes may be as deep as a
+ * client's frames allow) and no allocation (this runs in the forked child). */
+static void snap_write_nodes(struct snap_writer *w) {
+    const struct tree_node *n = w->t->root;
+    uint32_t len = 0;
+    for (;;) {
+        snap_write_node(w, n, len);
+        if (w->err != 0)
+            return;
+        uint32_t it = 0;
+        const struct tree_node *c = tree_child_next(n, &it);
+        for (; c == NULL && n->parent != NULL; n = n->parent) {
+            len -= 1 + (uint32_t)strlen(n->name);
+            it = tree_child_position(n->parent, n);
+            c = tree_child_next(n->parent, &it);
+        }
+        if (c == NULL)
+            return;
         uint32_t l = (uint32_t)strlen(c->name);
         if (len + 1 + l > w->path_cap) {
             w->err = -4; /* longer than the tree's longest path: impossible */
@@ -325,7 +353,8 @@ static void snap_write_node(struct snap_writer *w, const struct tree_node *n, ui
         }
         w->path[len] = '/';
         memcpy(w->path + len + 1, c->name, l);
-        snap_write_node(w, c, len + 1 + l);
+        len += 1 + l;
+        n = c;
     }
 }
 
@@ -362,7 +391,6 @@ void snap_writer_deinit(struct snap_writer *w) {
 }
 
 int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
-    const struct tree *t = w->t;
     w->adler = adler32(0L, Z_NULL, 0);
     w->b.len = 0;
     w->ref_count = 0;
@@ -373,7 +401,7 @@ int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
     jute_write_i64(b, -1);
     jute_write_i32(b, (int32_t)session_count(s));
     session_for_each(s, snap_write_session, w);
-    snap_collect_acls(w, t->root);
+    snap_collect_acls(w);
     if (snap_room(w, 4))
         jute_write_i32(b, (int32_t)w->ref_count);
     for (uint32_t i = 0; i < w->ref_count && w->err == 0; i++) {
@@ -385,7 +413,7 @@ int snap_writer_run(struct snap_writer *w, const struct session_table *s) {
         acl_encode(b, w->refs[i]);
         ZK_ASSERT(b->cap == cap); /* no growth: see snap_writer_init */
     }
-    snap_write_node(w, t->root, 0);
+    snap_write_nodes(w);
     snap_put_bytes(w, "/", 1);
     snap_flush(w);
     if (w->err != 0)

@@ -329,6 +329,11 @@ static uint32_t tree_kids_slot_of(const struct tree_kids *k, const struct tree_n
     return i;
 }
 
+uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child) {
+    ZK_ASSERT(child->parent == parent);
+    return tree_kids_slot_of(parent->kids, child) + 1;
+}
+
 static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
     struct tree_kids *k = parent->kids;
     uint32_t i = tree_kids_slot_of(k, c);
@@ -647,17 +652,30 @@ void tree_init(struct tree *t) {
     config->stat.aversion = -1;
 }
 
-static void tree_free_subtree(struct tree *t, struct tree_node *n) {
-    struct tree_kids *k = n->kids;
-    if (k != NULL) {
-        for (uint32_t i = 0; i < k->cap; i++) {
-            if (k->slot[i] != 0)
-                tree_free_subtree(t, tree_kid(k->slot[i]));
+/* Frees top and everything under it, in post-order, without recursion (a client
+ * can build a chain of nodes as deep as its frame allows). Each index is consumed
+ * from its last slot down (cap shrinks as it goes: the index is freed after). */
+static void tree_free_subtree(struct tree *t, struct tree_node *top) {
+    struct tree_node *n = top;
+    for (;;) {
+        struct tree_kids *k = n->kids;
+        if (k != NULL) {
+            while (k->cap > 0 && k->slot[k->cap - 1] == 0)
+                k->cap--;
+            if (k->cap > 0) {
+                struct tree_node *c = tree_kid(k->slot[--k->cap]);
+                n = c;
+                continue;
+            }
+            zk_free(k);
+            n->kids = NULL;
         }
-        zk_free(k);
-        n->kids = NULL;
+        struct tree_node *up = n == top ? NULL : n->parent;
+        tree_node_free(t, n);
+        if (up == NULL)
+            return;
+        n = up;
     }
-    tree_node_free(t, n);
 }
 
 static void tree_free_specials(struct queue *head) {
@@ -938,7 +956,7 @@ static const struct tree_node *tree_preorder_next(const struct tree_node *n) {
     if (c != NULL)
         return c;
     for (; n->parent != NULL; n = n->parent) {
-        it = tree_kids_slot_of(n->parent->kids, n) + 1;
+        it = tree_child_position(n->parent, n);
         c = tree_child_next(n->parent, &it);
         if (c != NULL)
             return c;
@@ -1027,12 +1045,21 @@ void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t own
         fn(ctx, zk_container_of(e, struct tree_owner, link)->id);
 }
 
-uint32_t tree_descendant_count(const struct tree_node *n) {
-    uint32_t total = tree_child_count(n);
-    uint32_t it = 0;
-    for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;)
-        total += tree_descendant_count(c);
-    return total;
+uint32_t tree_descendant_count(const struct tree_node *top) {
+    uint32_t total = 0;
+    const struct tree_node *n = top;
+    for (;;) { /* pre-order under top, without recursion */
+        uint32_t it = 0;
+        const struct tree_node *c = tree_child_next(n, &it);
+        for (; c == NULL && n != top; n = n->parent) {
+            it = tree_child_position(n->parent, n);
+            c = tree_child_next(n->parent, &it);
+        }
+        if (c == NULL)
+            return total;
+        total++;
+        n = c;
+    }
 }
 
 uint32_t tree_node_count(const struct tree *t) { return t->node_count; }

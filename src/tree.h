@@ -207,6 +207,9 @@ static inline uint32_t tree_child_count(const struct tree_node *n) {
  * Slot order is unrelated to where the children are in memory, so each step
  * prefetches the child a few slots on (a walk over a big index would otherwise
  * wait for a cache miss per child). */
+/* The iterator value that continues tree_child_next after child (a child of
+ * parent): walks resume a parent's children this way instead of recursing. */
+uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child);
 #define TREE_KIDS_PREFETCH 8u
 static inline struct tree_node *tree_child_next(const struct tree_node *n, uint32_t *it) {
     const struct tree_kids *k = n->kids;

@@ -4,6 +4,7 @@
  * are refused with an offset. */
 #include "test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,4 +210,65 @@ TEST(snap, written_snapshot_loads_back_identically) {
     unload(&b, &sb);
     unload(&a, &sa);
     free(data);
+}
+
+/* A chain of nodes as deep as a client can build (ZooKeeper bounds a path only by
+ * the frame size), walked by code that must not recurse: the snapshot writer (it
+ * runs in a forked child with the server's stack), snapshot load, the descendant
+ * count (getAllChildrenNumber) and teardown. The walks run on a thread with a
+ * 256 KiB stack, which the recursive versions overflowed at this depth. */
+enum { DEEP_CHAIN = 4000 };
+
+struct deep_run {
+    struct tree *t;
+    uint64_t written, descendants, loaded_descendants;
+    int load_rc;
+};
+
+static void *deep_walks(void *arg) {
+    struct deep_run *r = arg;
+    struct session_table s;
+    session_table_init(&s, 2000, 0, 1);
+    struct jute_buf b;
+    jute_buf_init(&b);
+    snap_write(&b, r->t, &s);
+    r->written = b.len;
+    r->descendants = tree_descendant_count(r->t->root);
+    struct tree t2;
+    struct session_table s2;
+    struct snap_info info;
+    char err[256];
+    r->load_rc = load(b.p, b.len, &t2, &s2, &info, err, sizeof(err));
+    if (r->load_rc == ZK_OK)
+        r->loaded_descendants = tree_descendant_count(t2.root);
+    unload(&t2, &s2);
+    tree_deinit(r->t);
+    jute_buf_deinit(&b);
+    session_table_deinit(&s);
+    return NULL;
+}
+
+TEST(snap, deep_chain_is_written_loaded_counted_and_freed_without_recursion) {
+    static struct tree t;
+    tree_init(&t);
+    static char path[2 * DEEP_CHAIN + 2];
+    uint32_t len = 0;
+    for (uint32_t i = 0; i < DEEP_CHAIN; i++) {
+        path[len++] = '/';
+        path[len++] = 'd';
+        ASSERT_NOT_NULL(tree_create(&t, path, len, "x", 1, acl_open_unsafe(), 0, -1,
+                                    (int64_t)i + 1, 1000));
+    }
+    struct deep_run r = {.t = &t};
+    pthread_attr_t attr;
+    pthread_t th;
+    ASSERT_EQ_I64(pthread_attr_init(&attr), 0);
+    ASSERT_EQ_I64(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+    ASSERT_EQ_I64(pthread_create(&th, &attr, deep_walks, &r), 0);
+    ASSERT_EQ_I64(pthread_join(th, NULL), 0);
+    pthread_attr_destroy(&attr);
+    ASSERT_EQ_I64(r.load_rc, ZK_OK);
+    ASSERT_EQ_I64(r.descendants, DEEP_CHAIN + 3); /* + /zookeeper, its quota and config */
+    ASSERT_EQ_I64(r.loaded_descendants, DEEP_CHAIN + 3);
+    ASSERT_LE_I64(2 * (uint64_t)DEEP_CHAIN * DEEP_CHAIN / 2, r.written); /* every path */
 }
