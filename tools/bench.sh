@@ -58,6 +58,9 @@
 #   BENCH_TMPDIR=dir    parent of the data dirs (default /tmp; needs a real disk for fsync)
 #   ZKBENCH, ZKD_BIN    binaries (default build/release/zkbench, bin/zkd)
 #   ZK_JAR, ZK_CONF_DIR, JAVA, ZK_JVMFLAGS   how ZooKeeper is started (see above)
+#   BENCH_PIN=1         each server on CPU 0 and zkbench on CPU 1 (taskset), so client and
+#                       server do not compete for a core; on 2 cores row 6's tail depends
+#                       on it (docs/PERFORMANCE.md). Off by default.
 #
 # Exit status: 0 when every step worked; 1 if a server failed to start, zkbench
 # reported an error (the table then shows FAIL), or zkd did not exit 0 on SIGTERM.
@@ -105,6 +108,14 @@ has_row() { case ",$ROWS," in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$ZKD_BIN" ] || fail "zkd not found at $ZKD_BIN (run make, or set ZKD_BIN)"
 [ -r "$ZK_JAR" ] || fail "Apache ZooKeeper not installed ($ZK_JAR missing; run scripts/deps.sh)"
 [ -x "$JAVA" ] || fail "java not found"
+SRV_CPU=()
+CLI_CPU=()
+if [ "${BENCH_PIN:-0}" = 1 ]; then
+    command -v taskset >/dev/null || fail "BENCH_PIN=1 needs taskset (util-linux)"
+    [ "$(nproc)" -ge 2 ] || fail "BENCH_PIN=1 needs at least 2 CPUs"
+    SRV_CPU=(taskset -c 0)
+    CLI_CPU=(taskset -c 1)
+fi
 [ -x "$PY" ] || fail "$PY not found"
 for r in ${ROWS//,/ }; do
     case $r in 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10) ;; *) fail "BENCH_ROWS: unknown row '$r'" ;; esac
@@ -203,10 +214,10 @@ EOF
 launch() { # launch <name>: exec the server in the background, PID[name]
     local name=$1 dir=${DIR[$1]}
     if [ "${KIND[$name]}" = zkd ]; then
-        "$ZKD_BIN" "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
+        "${SRV_CPU[@]}" "$ZKD_BIN" "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     else
         # shellcheck disable=SC2086  # ZK_JVMFLAGS is a list of flags
-        "$JAVA" $ZK_JVMFLAGS -cp "$ZK_CONF_DIR:$ZK_JAR" "-Dzookeeper.log.dir=$dir" \
+        "${SRV_CPU[@]}" "$JAVA" $ZK_JVMFLAGS -cp "$ZK_CONF_DIR:$ZK_JAR" "-Dzookeeper.log.dir=$dir" \
             -Dzookeeper.root.logger=WARN,CONSOLE \
             org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     fi
@@ -217,7 +228,7 @@ launch() { # launch <name>: exec the server in the background, PID[name]
 # the seconds since LAUNCH_NS. Fails if the server exits first.
 wait_serving() {
     local name=$1 tmo=$2 probe done_pid="" rc=0 t1
-    "$ZKBENCH" --port "${PORT[$name]}" --clients 1 --ops 0 --wait "$tmo" >/dev/null 2>"${DIR[$name]}/probe.err" &
+    "${CLI_CPU[@]}" "$ZKBENCH" --port "${PORT[$name]}" --clients 1 --ops 0 --wait "$tmo" >/dev/null 2>"${DIR[$name]}/probe.err" &
     probe=$!
     wait -n -p done_pid "$probe" "${PID[$name]}" || rc=$?
     t1=$(now_ns)
@@ -285,7 +296,7 @@ alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
 zb_start() {
     local row=$1 srv=$2 step=$3 tmo=$4
     shift 4
-    timeout --signal=TERM "$tmo" "$ZKBENCH" --port "${PORT[$srv]}" --json --seed "$SEED" "$@" \
+    timeout --signal=TERM "$tmo" "${CLI_CPU[@]}" "$ZKBENCH" --port "${PORT[$srv]}" --json --seed "$SEED" "$@" \
         >"$LOGS/$step.$srv.json" 2>"$LOGS/$step.$srv.err" &
     ZB[$step.$srv]=$!
 }
@@ -548,7 +559,7 @@ if has_row 7 || has_row 8 || has_row 9; then group_big; fi
 
 ELAPSED=$(($(date +%s) - T_START))
 echo
-say "zkd vs Apache ZooKeeper ($([ "$QUICK" = 1 ] && echo "QUICK run: reduced sizes" || echo "full run"); ${ELAPSED}s)"
+say "zkd vs Apache ZooKeeper ($([ "$QUICK" = 1 ] && echo "QUICK run: reduced sizes" || echo "full run")$([ "${BENCH_PIN:-0}" = 1 ] && echo ", servers on CPU 0, zkbench on CPU 1"); ${ELAPSED}s)"
 report_rc=0
 "$PY" "$REPO/tools/bench_report.py" "$RAW" "$RESULT_JSON" "$ROWS" \
     "date=$STAMP" "quick=$QUICK" "cpus=$(nproc)" "cpu=$CPU_MODEL" "mem=$MEM" "kernel=$(uname -r)" \
