@@ -282,8 +282,7 @@ static void snap_put_bytes(struct snap_writer *w, const void *p, int32_t len) {
 /* Assigns cache refs 1..n in pre-order of first use (linear lookup: the number of
  * distinct ACLs is small; each is interned once in the tree). */
 static void snap_collect_acls(struct snap_writer *w) {
-    const struct tree_node *n = w->t->root;
-    for (;;) { /* pre-order without recursion, as snap_write_nodes */
+    for (const struct tree_node *n = w->t->root; n != NULL; n = tree_preorder_next(n, NULL)) {
         if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
             if (w->ref_count == w->ref_cap) {
                 w->err = -3; /* more distinct lists than the tree interned: impossible */
@@ -291,15 +290,6 @@ static void snap_collect_acls(struct snap_writer *w) {
             }
             w->refs[w->ref_count++] = n->acl;
         }
-        uint32_t it = 0;
-        const struct tree_node *c = tree_child_next(n, &it);
-        for (; c == NULL && n->parent != NULL; n = n->parent) {
-            it = tree_child_position(n->parent, n);
-            c = tree_child_next(n->parent, &it);
-        }
-        if (c == NULL)
-            return;
-        n = c;
     }
 }
 
@@ -337,15 +327,12 @@ static void snap_write_nodes(struct snap_writer *w) {
         snap_write_node(w, n, len);
         if (w->err != 0)
             return;
-        uint32_t it = 0;
-        const struct tree_node *c = tree_child_next(n, &it);
-        for (; c == NULL && n->parent != NULL; n = n->parent) {
-            len -= 1 + (uint32_t)strlen(n->name);
-            it = tree_child_position(n->parent, n);
-            c = tree_child_next(n->parent, &it);
-        }
+        const struct tree_node *c = tree_preorder_next(n, NULL);
         if (c == NULL)
             return;
+        /* c's parent is n or one of its ancestors: cut the path back to it */
+        for (; n != c->parent; n = n->parent)
+            len -= 1 + (uint32_t)strlen(n->name);
         uint32_t l = (uint32_t)strlen(c->name);
         if (len + 1 + l > w->path_cap) {
             w->err = -4; /* longer than the tree's longest path: impossible */

@@ -949,13 +949,13 @@ void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s) {
 
 /* ---- iteration ---- */
 
-/* The node after n in pre-order, or NULL after the last. */
-static const struct tree_node *tree_preorder_next(const struct tree_node *n) {
+const struct tree_node *tree_preorder_next(const struct tree_node *n,
+                                          const struct tree_node *top) {
     uint32_t it = 0;
     const struct tree_node *c = tree_child_next(n, &it);
     if (c != NULL)
         return c;
-    for (; n->parent != NULL; n = n->parent) {
+    for (; n != top && n->parent != NULL; n = n->parent) {
         it = tree_child_position(n->parent, n);
         c = tree_child_next(n->parent, &it);
         if (c != NULL)
@@ -983,7 +983,7 @@ const struct tree_node *tree_walk_next(struct tree_walk *w) {
     }
     if (cur == NULL)
         return NULL;
-    const struct tree_node *next = tree_preorder_next(cur);
+    const struct tree_node *next = tree_preorder_next(cur, NULL);
     w->node = next;
     if (next == NULL)
         return NULL;
@@ -1047,19 +1047,9 @@ void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t own
 
 uint32_t tree_descendant_count(const struct tree_node *top) {
     uint32_t total = 0;
-    const struct tree_node *n = top;
-    for (;;) { /* pre-order under top, without recursion */
-        uint32_t it = 0;
-        const struct tree_node *c = tree_child_next(n, &it);
-        for (; c == NULL && n != top; n = n->parent) {
-            it = tree_child_position(n->parent, n);
-            c = tree_child_next(n->parent, &it);
-        }
-        if (c == NULL)
-            return total;
+    for (const struct tree_node *n = top; (n = tree_preorder_next(n, top)) != NULL;)
         total++;
-        n = c;
-    }
+    return total;
 }
 
 uint32_t tree_node_count(const struct tree *t) { return t->node_count; }
@@ -1121,7 +1111,7 @@ const char *tree_check(const struct tree *t) {
     uint64_t data_bytes = 0;
     if (t->root == NULL || t->root->parent != NULL || t->root->name[0] != '\0')
         return "bad root";
-    for (const struct tree_node *n = t->root; n != NULL; n = tree_preorder_next(n)) {
+    for (const struct tree_node *n = t->root; n != NULL; n = tree_preorder_next(n, NULL)) {
         if (++nodes > t->node_count)
             return "more nodes than node_count";
         if ((why = tree_check_kids(n)) != NULL)

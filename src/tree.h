@@ -210,6 +210,10 @@ static inline uint32_t tree_child_count(const struct tree_node *n) {
 /* The iterator value that continues tree_child_next after child (a child of
  * parent): walks resume a parent's children this way instead of recursing. */
 uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child);
+/* The node after n in pre-order within top's subtree (top NULL: the whole tree),
+ * or NULL after the last: walks without recursion or allocation. */
+const struct tree_node *tree_preorder_next(const struct tree_node *n,
+                                          const struct tree_node *top);
 #define TREE_KIDS_PREFETCH 8u
 static inline struct tree_node *tree_child_next(const struct tree_node *n, uint32_t *it) {
     const struct tree_kids *k = n->kids;
