@@ -33,7 +33,7 @@ static void apply_trigger_node(struct apply_env *env, const char *path, uint32_t
 /* Child watches of the parent of path (a node created or deleted). */
 static void apply_trigger_children(struct apply_env *env, const struct tree_node *parent,
                                    const char *path, uint32_t len, int64_t zxid) {
-    env->event_acl = parent->acl;
+    env->event_acl = tree_node_acl(env->tree, parent);
     env->event_zxid = zxid;
     watch_trigger_children(env->watches, path, path_parent_len(path, len), apply_deliver, env);
 }
@@ -54,7 +54,8 @@ static void apply_create(struct apply_env *env, const struct txn *t, const struc
         res->path_len = op->path_len;
         tree_node_stat(env->tree, n, &res->stat);
     }
-    apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_CREATED, n->acl, t->zxid);
+    apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_CREATED,
+                       tree_node_acl(env->tree, n), t->zxid);
     apply_trigger_children(env, n->parent, op->path, op->path_len, t->zxid);
 }
 
@@ -62,7 +63,7 @@ static void apply_create(struct apply_env *env, const struct txn *t, const struc
 static void apply_delete_node(struct apply_env *env, struct tree_node *n, const char *path,
                               uint32_t len, int64_t zxid) {
     struct tree_node *parent = n->parent;
-    struct acl_list *acl = acl_ref(n->acl);
+    struct acl_list *acl = acl_ref(tree_node_acl(env->tree, n));
     tree_delete(env->tree, n, zxid);
     apply_trigger_node(env, path, len, WATCH_EVENT_DELETED, acl, zxid);
     apply_trigger_children(env, parent, path, len, zxid);
@@ -83,12 +84,9 @@ static bool apply_replay_skip(struct apply_env *env, const struct txn *t,
         struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
         if (n == NULL)
             return false;
-        if (acl_is_unresolved(n->acl) && op->acl != NULL)
-            tree_set_acl(env->tree, n, op->acl, n->stat.aversion); /* snap.c's stand-in */
-        if (op->parent_cversion > parent->stat.cversion) {
-            parent->stat.cversion = op->parent_cversion;
-            parent->stat.pzxid = t->zxid;
-        }
+        if (acl_is_unresolved(tree_node_acl(env->tree, n)) && op->acl != NULL)
+            tree_set_acl(env->tree, n, op->acl, tree_node_raw(n).aversion); /* snap.c's stand-in */
+        tree_raise_cversion(env->tree, parent, op->parent_cversion, t->zxid);
         return true;
     }
     case TXN_DELETE:
@@ -132,7 +130,8 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
         tree_set_data(env->tree, n, op->data, op->data_len, op->version, t->zxid, t->time_ms);
         if (res != NULL)
             tree_node_stat(env->tree, n, &res->stat);
-        apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_DATA_CHANGED, n->acl,
+        apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_DATA_CHANGED,
+                           tree_node_acl(env->tree, n),
                            t->zxid);
         break;
     }

@@ -107,7 +107,7 @@ static bool prep_lookup(const struct prep *p, const char *path, uint32_t len,
     v->exists = true;
     tree_node_persisted(p->tree, n, &v->stat);
     v->num_children = (int32_t)tree_child_count(n);
-    v->acl = n->acl;
+    v->acl = tree_node_acl(p->tree, n);
     return true;
 }
 

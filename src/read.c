@@ -77,11 +77,11 @@ static int read_get_data(struct read_env *env, struct jute_bytes path, bool watc
     struct tree_node *n = read_find(env, path);
     if (n == NULL)
         return ZOO_NONODE;
-    if (!acl_check(n->acl, ACL_READ, env->auth))
+    if (!acl_check(tree_node_acl(env->tree, n), ACL_READ, env->auth))
         return ZOO_NOAUTH;
     if (watch)
         read_watch_node(env, path, WATCH_DATA);
-    jute_write_bytes(out, tree_node_data(n), n->stat.data_len);
+    jute_write_bytes(out, tree_node_data(n), n->data_len);
     read_stat(env, out, n);
     return ZOO_OK;
 }
@@ -91,7 +91,7 @@ static int read_get_children(struct read_env *env, struct jute_bytes path, bool 
     struct tree_node *n = read_find(env, path);
     if (n == NULL)
         return ZOO_NONODE;
-    if (!acl_check(n->acl, ACL_READ, env->auth))
+    if (!acl_check(tree_node_acl(env->tree, n), ACL_READ, env->auth))
         return ZOO_NOAUTH;
     if (watch)
         read_watch_node(env, path, WATCH_CHILD);
@@ -109,7 +109,7 @@ static int read_exists(struct read_env *env, struct jute_bytes path, bool watch,
     if (path.len > 0 && path_has_nul((const char *)path.p, (uint32_t)path.len))
         return ZOO_BADARGUMENTS;
     struct tree_node *n = read_find(env, path);
-    if (n != NULL && !acl_check(n->acl, ACL_READ, env->auth))
+    if (n != NULL && !acl_check(tree_node_acl(env->tree, n), ACL_READ, env->auth))
         return ZOO_NOAUTH;
     /* ZooKeeper registers the watch even when the node is missing. */
     if (watch && path.len > 0)
@@ -124,12 +124,12 @@ static int read_get_acl(struct read_env *env, struct jute_bytes path, struct jut
     struct tree_node *n = read_find(env, path);
     if (n == NULL)
         return ZOO_NONODE;
-    if (!acl_check(n->acl, ACL_READ | ACL_ADMIN, env->auth))
+    if (!acl_check(tree_node_acl(env->tree, n), ACL_READ | ACL_ADMIN, env->auth))
         return ZOO_NOAUTH;
-    if (acl_check(n->acl, ACL_ADMIN, env->auth))
-        acl_encode(out, n->acl);
+    if (acl_check(tree_node_acl(env->tree, n), ACL_ADMIN, env->auth))
+        acl_encode(out, tree_node_acl(env->tree, n));
     else
-        acl_encode_redacted(out, n->acl);
+        acl_encode_redacted(out, tree_node_acl(env->tree, n));
     read_stat(env, out, n);
     return ZOO_OK;
 }
@@ -207,7 +207,7 @@ static int read_set_watches(struct read_env *env, struct jute_reader *r, bool v2
             case 0: /* data */
                 if (n == NULL)
                     event = WATCH_EVENT_DELETED;
-                else if (n->stat.mzxid > rel)
+                else if (tree_node_raw(n).mzxid > rel)
                     event = WATCH_EVENT_DATA_CHANGED;
                 else
                     kind = WATCH_DATA;
@@ -221,7 +221,7 @@ static int read_set_watches(struct read_env *env, struct jute_reader *r, bool v2
             case 2: /* child */
                 if (n == NULL)
                     event = WATCH_EVENT_DELETED;
-                else if (n->stat.pzxid > rel)
+                else if (tree_node_raw(n).pzxid > rel)
                     event = WATCH_EVENT_CHILDREN_CHANGED;
                 else
                     kind = WATCH_CHILD;
@@ -326,7 +326,7 @@ int read_request(struct read_env *env, int32_t opcode, const uint8_t *body, uint
             struct tree_node *n = read_find(env, path);
             if (n == NULL)
                 *zrc = ZOO_NONODE;
-            else if (!acl_check(n->acl, ACL_READ, env->auth))
+            else if (!acl_check(tree_node_acl(env->tree, n), ACL_READ, env->auth))
                 *zrc = ZOO_NOAUTH;
             else if (path.len == 0) /* ZooKeeper counts keys under "" + "/": root included */
                 jute_write_i32(out, (int32_t)tree_descendant_count(n) + 1);

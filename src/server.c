@@ -926,10 +926,11 @@ static void server_reap_node(void *ctx, struct tree_node *n) {
     if (x->budget == 0 || tree_child_count(n) != 0)
         return;
     int64_t owner = tree_node_owner(&x->s->tree, n);
-    int64_t elapsed = x->now - n->stat.mtime;
+    struct tree_node_stat st = tree_node_raw(n);
+    int64_t elapsed = x->now - st.mtime;
     bool reap;
     if (tree_owner_kind(owner) == TREE_CONTAINER) {
-        reap = n->stat.cversion > 0 || (x->s->cfg.container_max_never_used_ms != 0 &&
+        reap = st.cversion > 0 || (x->s->cfg.container_max_never_used_ms != 0 &&
                                         elapsed > x->s->cfg.container_max_never_used_ms);
     } else {
         int64_t ttl = tree_ttl_of_owner(owner);

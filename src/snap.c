@@ -238,7 +238,7 @@ static bool snap_is_open_system(const struct snap_writer *w, const struct tree_n
                   (n->parent == root && strcmp(n->name, "zookeeper") == 0) ||
                   (n->parent != NULL && n->parent->parent == root &&
                    strcmp(n->parent->name, "zookeeper") == 0 && strcmp(n->name, "quota") == 0);
-    return system && acl_equal(n->acl, acl_open_unsafe());
+    return system && acl_equal(tree_node_acl(w->t, n), acl_open_unsafe());
 }
 
 static void snap_flush(struct snap_writer *w) {
@@ -283,12 +283,13 @@ static void snap_put_bytes(struct snap_writer *w, const void *p, int32_t len) {
  * distinct ACLs is small; each is interned once in the tree). */
 static void snap_collect_acls(struct snap_writer *w) {
     for (const struct tree_node *n = w->t->root; n != NULL; n = tree_preorder_next(n, NULL)) {
-        if (!snap_is_open_system(w, n) && snap_ref_of(w, n->acl) == 0) {
+        const struct acl_list *acl = tree_node_acl(w->t, n);
+        if (!snap_is_open_system(w, n) && snap_ref_of(w, acl) == 0) {
             if (w->ref_count == w->ref_cap) {
                 w->err = -3; /* more distinct lists than the tree interned: impossible */
                 return;
             }
-            w->refs[w->ref_count++] = n->acl;
+            w->refs[w->ref_count++] = acl;
         }
     }
 }
@@ -299,20 +300,21 @@ static void snap_write_node(struct snap_writer *w, const struct tree_node *n, ui
     if (w->err != 0)
         return;
     snap_put_bytes(w, w->path, (int32_t)len);
-    snap_put_bytes(w, tree_node_data(n), n->stat.data_len);
+    struct tree_node_stat st = tree_node_raw(n);
+    snap_put_bytes(w, tree_node_data(n), st.data_len);
     if (!snap_room(w, 8 * 7 + 4 * 3))
         return;
     struct jute_buf *b = &w->b;
-    jute_write_i64(b, snap_is_open_system(w, n) ? -1 : snap_ref_of(w, n->acl));
-    jute_write_i64(b, n->stat.czxid);
-    jute_write_i64(b, n->stat.mzxid);
-    jute_write_i64(b, n->stat.ctime);
-    jute_write_i64(b, n->stat.mtime);
-    jute_write_i32(b, n->stat.version);
-    jute_write_i32(b, n->stat.cversion);
-    jute_write_i32(b, n->stat.aversion);
+    jute_write_i64(b, snap_is_open_system(w, n) ? -1 : snap_ref_of(w, tree_node_acl(w->t, n)));
+    jute_write_i64(b, st.czxid);
+    jute_write_i64(b, st.mzxid);
+    jute_write_i64(b, st.ctime);
+    jute_write_i64(b, st.mtime);
+    jute_write_i32(b, st.version);
+    jute_write_i32(b, st.cversion);
+    jute_write_i32(b, st.aversion);
     jute_write_i64(b, tree_node_owner(w->t, n));
-    jute_write_i64(b, n->stat.pzxid);
+    jute_write_i64(b, st.pzxid);
     if (b->len >= SNAP_FLUSH_AT)
         snap_flush(w);
 }

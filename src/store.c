@@ -791,11 +791,11 @@ static int store_check_unresolved_acls(const struct tree *t, const char *snap_pa
     tree_walk_init(&w, t);
     int rc = 0;
     for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
-        if (acl_is_unresolved(n->acl)) {
+        if (acl_is_unresolved(tree_node_acl(t, n))) {
             snprintf(err, errlen,
                      "%s: node %s refers to ACL %s, which is neither in the snapshot's ACL "
                      "cache nor set by a later logged txn: refusing to start",
-                     snap_path, w.path, n->acl->e[0].id);
+                     snap_path, w.path, tree_node_acl(t, n)->e[0].id);
             rc = -1;
             break;
         }

@@ -8,6 +8,7 @@
 
 _Static_assert(sizeof(uintptr_t) == 8, "child-index tags need 64-bit pointers");
 _Static_assert(sizeof(struct tree_node_stat) == 56, "no padding in the node's stat");
+_Static_assert(offsetof(struct tree_node, name) == 33, "a write-once node's fixed part");
 
 /* Bytes of a node before its name. */
 #define TREE_NODE_FIXED offsetof(struct tree_node, name)
@@ -18,6 +19,7 @@ struct tree_acl {
     const struct tree *tree;
     struct jute_buf key;  /* the list's jute encoding */
     struct acl_list *acl; /* the cache's own copy; nodes hold further references */
+    uint32_t id;          /* its index in t->acl_table */
 };
 
 struct tree_owner {
@@ -101,7 +103,26 @@ struct acl_list *tree_acl_intern(struct tree *t, const struct acl_list *acl) {
     a->acl = tree_acl_copy(acl);
     a->acl->interned = a;
     map_insert(&t->acls, &a->link, a->key.p, a->key.len);
+    if (t->acl_free_count > 0) {
+        a->id = t->acl_free[--t->acl_free_count];
+    } else {
+        if (t->acl_table_used == t->acl_table_cap) {
+            ZK_ASSERT(t->acl_table_cap < UINT32_MAX / 2);
+            uint32_t cap = t->acl_table_cap ? t->acl_table_cap * 2 : 8;
+            t->acl_table = zk_xrealloc(t->acl_table, (size_t)cap * sizeof(*t->acl_table));
+            t->acl_free = zk_xrealloc(t->acl_free, (size_t)cap * sizeof(*t->acl_free));
+            t->acl_table_cap = cap;
+        }
+        a->id = t->acl_table_used++;
+    }
+    t->acl_table[a->id] = a->acl;
     return acl_ref(a->acl);
+}
+
+/* Interns acl and returns its index, with a reference for a node to hold. */
+static uint32_t tree_acl_take(struct tree *t, const struct acl_list *acl) {
+    struct acl_list *l = tree_acl_intern(t, acl);
+    return tree_acl_entry(t, l)->id;
 }
 
 void tree_acl_release(struct tree *t, struct acl_list *acl) {
@@ -111,6 +132,8 @@ void tree_acl_release(struct tree *t, struct acl_list *acl) {
     acl_unref(acl);
     if (a != NULL && acl->refs == 1) {
         map_remove(&t->acls, &a->link);
+        t->acl_table[a->id] = NULL;
+        t->acl_free[t->acl_free_count++] = a->id;
         acl_unref(a->acl);
         jute_buf_deinit(&a->key);
         zk_free(a);
@@ -299,13 +322,16 @@ static struct tree_kids *tree_kids_rebuild(struct tree_kids *old, uint32_t count
     return k;
 }
 
+static struct tree_node_more *tree_node_more(struct tree_node *n);
+
 static void tree_kids_add(struct tree_node *parent, struct tree_node *child, uint64_t h) {
     uintptr_t p = (uintptr_t)child;
     ZK_ASSERT((p & ~TREE_KIDS_PTR_MASK) == 0); /* the tag bits are free */
-    struct tree_kids *k = parent->kids;
+    struct tree_node_more *m = tree_node_more(parent);
+    struct tree_kids *k = m->kids;
     if (k == NULL || (tree_kids_small(k) ? k->count == k->cap
                                          : (uint64_t)(k->count + 1) * 5 > (uint64_t)k->cap * 4))
-        parent->kids = k = tree_kids_rebuild(k, (k != NULL ? k->count : 0) + 1);
+        m->kids = k = tree_kids_rebuild(k, (k != NULL ? k->count : 0) + 1);
     tree_kids_put(k, p | tree_kid_tag(h), h);
     child->parent = parent;
 }
@@ -331,11 +357,13 @@ static uint32_t tree_kids_slot_of(const struct tree_kids *k, const struct tree_n
 
 uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child) {
     ZK_ASSERT(child->parent == parent);
-    return tree_kids_slot_of(parent->kids, child) + 1;
+    return tree_kids_slot_of(tree_node_kids(parent), child) + 1;
 }
 
 static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
-    struct tree_kids *k = parent->kids;
+    ZK_ASSERT(parent->flags & TREE_NODE_MORE);
+    struct tree_node_more *m = parent->u.more;
+    struct tree_kids *k = m->kids;
     uint32_t i = tree_kids_slot_of(k, c);
     if (tree_kids_small(k)) {
         k->slot[i] = k->slot[--k->count];
@@ -364,9 +392,9 @@ static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
     c->parent = NULL;
     if (k->count == 0) {
         zk_free(k);
-        parent->kids = NULL;
+        m->kids = NULL;
     } else if (!tree_kids_small(k) && (uint64_t)k->count * 5 < k->cap) {
-        parent->kids = tree_kids_rebuild(k, k->count); /* load under 0.2: shrink */
+        m->kids = tree_kids_rebuild(k, k->count); /* load under 0.2: shrink */
     }
 }
 
@@ -399,14 +427,31 @@ static struct tree_node *tree_node_new(const char *name, uint32_t name_len, cons
     n->name[name_len] = '\0';
     if (len > 0)
         memcpy(n->name + name_len + 1, data, len);
-    n->stat.data_len = data_len < 0 ? -1 : data_len;
+    n->data_len = data_len < 0 ? -1 : data_len;
     return n;
 }
 
+/* n's tree_node_more, made on the first change: the stat a write-once node
+ * implies moves there. */
+static struct tree_node_more *tree_node_more(struct tree_node *n) {
+    if (n->flags & TREE_NODE_MORE)
+        return n->u.more;
+    struct tree_node_more *m = zk_xmalloc(sizeof(*m));
+    m->kids = NULL;
+    m->ctime = m->mtime = n->u.ctime;
+    m->mzxid = m->pzxid = n->czxid;
+    m->version = m->cversion = m->aversion = 0;
+    n->u.more = m;
+    n->flags |= TREE_NODE_MORE;
+    return m;
+}
+
 static void tree_node_free(struct tree *t, struct tree_node *n) {
-    ZK_ASSERT(n->kids == NULL);
+    ZK_ASSERT(tree_node_kids(n) == NULL);
+    if (n->flags & TREE_NODE_MORE)
+        zk_free(n->u.more);
     zk_free(tree_node_ext(n));
-    tree_acl_release(t, n->acl);
+    tree_acl_release(t, tree_node_acl(t, n));
     zk_free(n);
 }
 
@@ -616,7 +661,7 @@ static void tree_attach(struct tree *t, struct tree_node *parent, struct tree_no
                         uint32_t path_len) {
     tree_kids_add(parent, n, h);
     t->node_count++;
-    t->data_bytes += path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    t->data_bytes += path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
     if (path_len > t->path_len_max)
         t->path_len_max = path_len;
 }
@@ -628,7 +673,7 @@ static struct tree_node *tree_add_system(struct tree *t, struct tree_node *paren
     uint32_t name_len = (uint32_t)strlen(name);
     /* ZooKeeper's system nodes hold empty, not null, data */
     struct tree_node *n = tree_node_new(name, name_len, "", 0);
-    n->acl = tree_acl_intern(t, acl);
+    n->acl = tree_acl_take(t, acl);
     tree_attach(t, parent, n, tree_name_hash(name, name_len), len);
     return n;
 }
@@ -641,7 +686,7 @@ void tree_init(struct tree *t) {
     queue_init(&t->ttls);
     /* ZooKeeper's root is stored under "" in snapshots but addressed as "/". */
     t->root = tree_node_new("", 0, "", 0);
-    t->root->acl = tree_acl_intern(t, acl_open_unsafe());
+    t->root->acl = tree_acl_take(t, acl_open_unsafe());
     t->node_count = 1;
     t->data_bytes = 1;
     t->path_len_max = 1;
@@ -649,7 +694,7 @@ void tree_init(struct tree *t) {
     tree_add_system(t, zk, "/zookeeper/quota", acl_open_unsafe());
     struct tree_node *config = tree_add_system(t, zk, "/zookeeper/config", acl_read_unsafe());
     /* ZooKeeper installs the config node's ACL with version -1. */
-    config->stat.aversion = -1;
+    tree_node_more(config)->aversion = -1;
 }
 
 /* Frees top and everything under it, in post-order, without recursion (a client
@@ -658,7 +703,7 @@ void tree_init(struct tree *t) {
 static void tree_free_subtree(struct tree *t, struct tree_node *top) {
     struct tree_node *n = top;
     for (;;) {
-        struct tree_kids *k = n->kids;
+        struct tree_kids *k = (struct tree_kids *)tree_node_kids(n);
         if (k != NULL) {
             while (k->cap > 0 && k->slot[k->cap - 1] == 0)
                 k->cap--;
@@ -668,7 +713,7 @@ static void tree_free_subtree(struct tree *t, struct tree_node *top) {
                 continue;
             }
             zk_free(k);
-            n->kids = NULL;
+            n->u.more->kids = NULL;
         }
         struct tree_node *up = n == top ? NULL : n->parent;
         tree_node_free(t, n);
@@ -703,6 +748,11 @@ void tree_deinit(struct tree *t) {
     t->special_cap = t->special_count = 0;
     tree_free_subtree(t, t->root);
     ZK_ASSERT(t->acls.count == 0);
+    zk_free(t->acl_table);
+    zk_free(t->acl_free);
+    t->acl_table = NULL;
+    t->acl_free = NULL;
+    t->acl_table_cap = t->acl_table_used = t->acl_free_count = 0;
     map_deinit(&t->acls);
     map_deinit(&t->owners);
     t->root = NULL;
@@ -722,9 +772,10 @@ struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len
         const char *comp = path + i;
         const char *slash = memchr(comp, '/', len - i);
         uint32_t clen = slash != NULL ? (uint32_t)(slash - comp) : len - i;
-        if (clen == 0 || n->kids == NULL)
+        const struct tree_kids *k = tree_node_kids(n);
+        if (clen == 0 || k == NULL)
             return NULL; /* an empty component, a trailing '/', or a leaf */
-        n = tree_kids_find(n->kids, comp, clen, tree_name_hash(comp, clen));
+        n = tree_kids_find(k, comp, clen, tree_name_hash(comp, clen));
         if (n == NULL || slash == NULL)
             return n;
         i += clen + 1;
@@ -751,14 +802,15 @@ static struct tree_node *tree_create_under(struct tree *t, struct tree_node *par
                                            int32_t parent_cversion, int64_t zxid,
                                            int64_t time_ms) {
     struct tree_node *n = tree_node_new(name, name_len, data, data_len);
-    n->acl = tree_acl_intern(t, acl);
-    n->stat.czxid = n->stat.mzxid = n->stat.pzxid = zxid;
-    n->stat.ctime = n->stat.mtime = time_ms;
+    n->acl = tree_acl_take(t, acl);
+    n->czxid = zxid; /* a write-once node: mzxid, pzxid and mtime follow */
+    n->u.ctime = time_ms;
+    struct tree_node_more *pm = tree_node_more(parent); /* it gets a child */
     if (parent_cversion == -1)
-        parent_cversion = parent->stat.cversion + 1;
-    if (parent_cversion > parent->stat.cversion) {
-        parent->stat.cversion = parent_cversion;
-        parent->stat.pzxid = zxid;
+        parent_cversion = (int32_t)((uint32_t)pm->cversion + 1u);
+    if (parent_cversion > pm->cversion) {
+        pm->cversion = parent_cversion;
+        pm->pzxid = zxid;
     }
     tree_attach(t, parent, n, h, path_len);
     if (owner != 0)
@@ -778,20 +830,20 @@ struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, co
     uint32_t name_len = len - slash;
     ZK_ASSERT(name_len > 0);
     uint64_t h = tree_name_hash(name, name_len);
-    ZK_DEBUG_ASSERT(tree_kids_find(parent->kids, name, name_len, h) == NULL);
+    ZK_DEBUG_ASSERT(tree_kids_find(tree_node_kids(parent), name, name_len, h) == NULL);
     return tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl, owner,
                              parent_cversion, zxid, time_ms);
 }
 
 void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
-    ZK_ASSERT(n != t->root && n->kids == NULL);
+    ZK_ASSERT(n != t->root && tree_node_kids(n) == NULL);
     struct tree_node *parent = n->parent;
     uint32_t path_len = tree_node_path_len(n);
     tree_kids_remove(parent, n);
-    if (zxid > parent->stat.pzxid)
-        parent->stat.pzxid = zxid;
+    if (zxid > parent->u.more->pzxid)
+        parent->u.more->pzxid = zxid;
     t->node_count--;
-    t->data_bytes -= path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    t->data_bytes -= path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
     if (tree_node_kind(n) != TREE_NORMAL)
         tree_special_remove(t, n);
     tree_node_free(t, n);
@@ -802,7 +854,7 @@ void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_
     size_t len = data_len > 0 ? (size_t)data_len : 0;
     uint8_t *old_ext = tree_node_ext(n);
     uint8_t *area = tree_node_area(n);
-    t->data_bytes -= (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+    t->data_bytes -= (n->data_len > 0 ? (uint32_t)n->data_len : 0);
     if (len <= tree_node_area_cap(n)) {
         if (len > 0)
             memmove(area, data, len);
@@ -814,19 +866,55 @@ void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_
         n->flags |= TREE_NODE_DATA_EXT;
     }
     zk_free(old_ext); /* after the copy: data may have pointed into it */
-    n->stat.data_len = data_len < 0 ? -1 : data_len;
+    n->data_len = data_len < 0 ? -1 : data_len;
     t->data_bytes += len;
-    n->stat.version = version;
-    n->stat.mzxid = zxid;
-    n->stat.mtime = time_ms;
+    struct tree_node_more *m = tree_node_more(n);
+    m->version = version;
+    m->mzxid = zxid;
+    m->mtime = time_ms;
 }
 
 void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
                   int32_t aversion) {
-    struct acl_list *old = n->acl;
-    n->acl = tree_acl_intern(t, acl);
+    struct acl_list *old = tree_node_acl(t, n);
+    n->acl = tree_acl_take(t, acl);
     tree_acl_release(t, old);
-    n->stat.aversion = aversion;
+    if (aversion != 0 || (n->flags & TREE_NODE_MORE))
+        tree_node_more(n)->aversion = aversion;
+}
+
+void tree_raise_cversion(struct tree *t, struct tree_node *parent, int32_t cversion,
+                         int64_t zxid) {
+    (void)t;
+    if (cversion > tree_node_raw(parent).cversion) {
+        struct tree_node_more *m = tree_node_more(parent);
+        m->cversion = cversion;
+        m->pzxid = zxid;
+    }
+}
+
+void tree_node_set_stat(struct tree *t, struct tree_node *n, const struct tree_node_stat *st) {
+    (void)t;
+    bool write_once = st->mzxid == st->czxid && st->pzxid == st->czxid &&
+                      st->mtime == st->ctime && st->version == 0 && st->cversion == 0 &&
+                      st->aversion == 0;
+    n->czxid = st->czxid;
+    if (write_once && tree_node_kids(n) == NULL) {
+        if (n->flags & TREE_NODE_MORE) {
+            zk_free(n->u.more);
+            n->flags &= (uint8_t)~TREE_NODE_MORE;
+        }
+        n->u.ctime = st->ctime;
+        return;
+    }
+    struct tree_node_more *m = tree_node_more(n);
+    m->ctime = st->ctime;
+    m->mzxid = st->mzxid;
+    m->mtime = st->mtime;
+    m->pzxid = st->pzxid;
+    m->version = st->version;
+    m->cversion = st->cversion;
+    m->aversion = st->aversion;
 }
 
 /* ---- snapshot restore ---- */
@@ -855,15 +943,18 @@ static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_n
     return tree_find(t, path, plen);
 }
 
-static void tree_node_set_persisted(struct tree_node *n, const struct tree_stat *st) {
-    n->stat.czxid = st->czxid;
-    n->stat.mzxid = st->mzxid;
-    n->stat.ctime = st->ctime;
-    n->stat.mtime = st->mtime;
-    n->stat.pzxid = st->pzxid;
-    n->stat.version = st->version;
-    n->stat.cversion = st->cversion;
-    n->stat.aversion = st->aversion;
+static void tree_node_set_persisted(struct tree *t, struct tree_node *n,
+                                    const struct tree_stat *st) {
+    struct tree_node_stat raw = {.czxid = st->czxid,
+                                 .mzxid = st->mzxid,
+                                 .ctime = st->ctime,
+                                 .mtime = st->mtime,
+                                 .pzxid = st->pzxid,
+                                 .version = st->version,
+                                 .cversion = st->cversion,
+                                 .aversion = st->aversion,
+                                 .data_len = n->data_len};
+    tree_node_set_stat(t, n, &raw);
 }
 
 bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
@@ -883,12 +974,12 @@ bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *pa
         const char *name = path + slash;
         uint32_t name_len = len - slash;
         uint64_t h = tree_name_hash(name, name_len);
-        n = tree_kids_find(parent->kids, name, name_len, h);
+        n = tree_kids_find(tree_node_kids(parent), name, name_len, h);
         if (n == NULL) {
             n = tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl,
-                                  st->ephemeral_owner, parent->stat.cversion, st->czxid,
-                                  st->ctime);
-            tree_node_set_persisted(n, st);
+                                  st->ephemeral_owner, tree_node_raw(parent).cversion,
+                                  st->czxid, st->ctime);
+            tree_node_set_persisted(t, n, st);
             *cursor = n;
             return true;
         }
@@ -899,7 +990,7 @@ bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *pa
         return false;
     tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
     tree_set_acl(t, n, acl, st->aversion);
-    tree_node_set_persisted(n, st);
+    tree_node_set_persisted(t, n, st);
     *cursor = n;
     return true;
 }
@@ -907,30 +998,32 @@ bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *pa
 /* ---- reading ---- */
 
 void tree_node_persisted(const struct tree *t, const struct tree_node *n, struct tree_stat *out) {
-    out->czxid = n->stat.czxid;
-    out->mzxid = n->stat.mzxid;
-    out->ctime = n->stat.ctime;
-    out->mtime = n->stat.mtime;
-    out->version = n->stat.version;
-    out->cversion = n->stat.cversion;
-    out->aversion = n->stat.aversion;
+    struct tree_node_stat s = tree_node_raw(n);
+    out->czxid = s.czxid;
+    out->mzxid = s.mzxid;
+    out->ctime = s.ctime;
+    out->mtime = s.mtime;
+    out->version = s.version;
+    out->cversion = s.cversion;
+    out->aversion = s.aversion;
     out->ephemeral_owner = tree_node_owner(t, n);
-    out->pzxid = n->stat.pzxid;
+    out->pzxid = s.pzxid;
 }
 
 void tree_node_stat(const struct tree *t, const struct tree_node *n, struct zk_stat *out) {
+    struct tree_node_stat s = tree_node_raw(n);
     uint32_t children = tree_child_count(n);
-    out->czxid = n->stat.czxid;
-    out->mzxid = n->stat.mzxid;
-    out->ctime = n->stat.ctime;
-    out->mtime = n->stat.mtime;
-    out->version = n->stat.version;
-    out->cversion = tree_visible_cversion(n->stat.cversion, (int32_t)children);
-    out->aversion = n->stat.aversion;
+    out->czxid = s.czxid;
+    out->mzxid = s.mzxid;
+    out->ctime = s.ctime;
+    out->mtime = s.mtime;
+    out->version = s.version;
+    out->cversion = tree_visible_cversion(s.cversion, (int32_t)children);
+    out->aversion = s.aversion;
     out->ephemeral_owner = tree_node_kind(n) == TREE_EPHEMERAL ? tree_node_owner(t, n) : 0;
-    out->data_length = n->stat.data_len < 0 ? 0 : n->stat.data_len;
+    out->data_length = s.data_len < 0 ? 0 : s.data_len;
     out->num_children = (int32_t)children;
-    out->pzxid = n->stat.pzxid;
+    out->pzxid = s.pzxid;
 }
 
 void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s) {
@@ -1057,7 +1150,7 @@ uint32_t tree_node_count(const struct tree *t) { return t->node_count; }
 /* ---- invariants ---- */
 
 uint64_t tree_child_probes(const struct tree_node *n) {
-    const struct tree_kids *k = n->kids;
+    const struct tree_kids *k = tree_node_kids(n);
     if (k == NULL)
         return 0;
     if (tree_kids_small(k))
@@ -1074,7 +1167,7 @@ uint64_t tree_child_probes(const struct tree_node *n) {
 }
 
 static const char *tree_check_kids(const struct tree_node *n) {
-    const struct tree_kids *k = n->kids;
+    const struct tree_kids *k = tree_node_kids(n);
     if (k == NULL)
         return NULL;
     if (k->count == 0 || k->count > k->cap)
@@ -1119,21 +1212,25 @@ const char *tree_check(const struct tree *t) {
         uint32_t path_len = tree_node_path_len(n);
         if (path_len > t->path_len_max)
             return "path longer than path_len_max";
-        if (n->stat.data_len < -1 || n->flags & ~(TREE_NODE_KIND_MASK | TREE_NODE_DATA_EXT))
+        if (n->data_len < -1 ||
+            n->flags & ~(TREE_NODE_KIND_MASK | TREE_NODE_DATA_EXT | TREE_NODE_MORE))
             return "bad data length or flags";
+        if ((n->flags & TREE_NODE_MORE) && n->u.more == NULL)
+            return "out-of-line stat missing";
         size_t area = tree_node_area_cap(n);
         if (area < sizeof(uint8_t *))
             return "data area smaller than a pointer";
         if (n->flags & TREE_NODE_DATA_EXT) {
-            if (n->stat.data_len <= 0 || (size_t)n->stat.data_len <= area ||
+            if (n->data_len <= 0 || (size_t)n->data_len <= area ||
                 tree_node_ext(n) == NULL)
                 return "out-of-line data that would fit inline";
-        } else if (n->stat.data_len > 0 && (size_t)n->stat.data_len > area) {
+        } else if (n->data_len > 0 && (size_t)n->data_len > area) {
             return "inline data larger than the data area";
         }
-        if (n->acl == NULL || n->acl->interned == NULL || n->acl->refs < 2)
+        if (n->acl >= t->acl_table_used || t->acl_table[n->acl] == NULL ||
+            t->acl_table[n->acl]->interned == NULL || t->acl_table[n->acl]->refs < 2)
             return "node without an interned ACL reference";
-        data_bytes += path_len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+        data_bytes += path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
         const struct tree_special *s = tree_special_find(t, n);
         if ((s != NULL) != (tree_node_kind(n) != TREE_NORMAL))
             return "kind flag and side table disagree";
@@ -1147,6 +1244,16 @@ const char *tree_check(const struct tree *t) {
     }
     if (nodes != t->node_count)
         return "fewer nodes than node_count";
+    uint32_t lists = 0;
+    for (uint32_t i = 0; i < t->acl_table_used; i++) {
+        const struct acl_list *l = t->acl_table[i];
+        if (l != NULL && (l->interned == NULL ||
+                          ((const struct tree_acl *)l->interned)->id != i))
+            return "ACL table entry not interned at its index";
+        lists += l != NULL;
+    }
+    if (lists != t->acls.count || lists + t->acl_free_count != t->acl_table_used)
+        return "ACL table and cache disagree";
     if (specials != t->special_count || ephemerals != t->ephemeral_count)
         return "side table or ephemeral count differs from the nodes";
     if (data_bytes != t->data_bytes)

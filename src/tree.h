@@ -12,7 +12,18 @@
  * through each parent's child index, and callers that need a path build it
  * (tree_node_path, tree_walk). What is not in the node:
  *
- *  - Children: a node with children points to a struct tree_kids, an array of
+ *  - Most of the stat. A node that was created and never changed since (no
+ *    setData, setACL or child, so mzxid = pzxid = czxid, mtime = ctime and every
+ *    version is 0), which is what most znodes are (locks, queue items,
+ *    registrations, sequential and configuration nodes), keeps czxid and ctime
+ *    only. The first change moves the rest of the stat, and the child index, to a
+ *    struct tree_node_more the node points to (TREE_NODE_MORE; ctime moves there
+ *    and its place holds the pointer): 36 bytes of metadata for a write-once
+ *    node, 36 + 64 for the others. Read the stat with tree_node_raw.
+ *  - The ACL: a node holds a 32-bit index into the tree's table of interned
+ *    lists (tree_node_acl), and one reference on the list.
+ *  - Children: a node with children points (through its tree_node_more) to a
+ *    struct tree_kids, an array of
  *    child pointers. Up to TREE_KIDS_SMALL_MAX children it is a dense array that
  *    is scanned; past that, an open-addressing table (linear probing, load 0.2 to
  *    0.8, deletion by backward shift, so no tombstones). Each slot keeps 16 bits
@@ -73,8 +84,8 @@ struct zk_stat {
     int64_t pzxid;
 };
 
-/* The stat a node stores: StatPersisted without ephemeralOwner (see the header
- * comment), plus the data length. 56 bytes, no padding. */
+/* A node's stat as zkd keeps it: StatPersisted without ephemeralOwner (see the
+ * header comment), plus the data length. tree_node_raw returns it whole. */
 struct tree_node_stat {
     int64_t czxid;
     int64_t mzxid;
@@ -98,15 +109,33 @@ struct tree_kids {
     uintptr_t slot[];
 };
 
-/* n->flags: the node's enum tree_kind in the low bits, and where its data is. */
+/* n->flags: the node's enum tree_kind in the low bits, where its data is, and
+ * whether the rest of its stat is out of line. */
 #define TREE_NODE_KIND_MASK 0x03u
 #define TREE_NODE_DATA_EXT 0x04u /* the data area holds a pointer to the data */
+#define TREE_NODE_MORE 0x08u     /* n->u.more holds the stat past czxid */
+
+/* The stat of a node that has changed since it was created, and its children. */
+struct tree_node_more {
+    struct tree_kids *kids; /* owned; NULL when the node has no children */
+    int64_t ctime;
+    int64_t mzxid;
+    int64_t mtime;
+    int64_t pzxid;
+    int32_t version;
+    int32_t cversion; /* raw child-create counter */
+    int32_t aversion;
+};
 
 struct tree_node {
     struct tree_node *parent; /* NULL for the root */
-    struct tree_kids *kids;   /* owned; NULL when the node has no children */
-    struct acl_list *acl;     /* one reference held */
-    struct tree_node_stat stat;
+    int64_t czxid;
+    union {
+        int64_t ctime;              /* without TREE_NODE_MORE */
+        struct tree_node_more *more; /* with it; owned */
+    } u;
+    uint32_t acl;     /* index in the tree's ACL table; one reference held */
+    int32_t data_len; /* -1 = null data */
     uint8_t flags;
     char name[]; /* NUL-terminated ("" for the root), then the data area */
 };
@@ -117,6 +146,11 @@ struct tree_special; /* side record of an ephemeral/container/TTL node, private 
 struct tree {
     struct tree_node *root;
     struct map acls;   /* interned ACL lists, keyed by their jute encoding */
+    struct acl_list **acl_table; /* the same lists by index (tree_node_acl); NULL = free */
+    uint32_t acl_table_cap;
+    uint32_t acl_table_used;  /* indexes ever handed out: acl_table[0 .. used) */
+    uint32_t *acl_free;       /* stack of freed indexes */
+    uint32_t acl_free_count;
     struct map owners; /* session id -> tree_owner */
     struct queue containers; /* of tree_special, in creation order */
     struct queue ttls;
@@ -166,6 +200,12 @@ void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_
                    int32_t version, int64_t zxid, int64_t time_ms);
 void tree_set_acl(struct tree *t, struct tree_node *n, const struct acl_list *acl,
                   int32_t aversion);
+/* Raises the parent's create counter to cversion, and its pzxid to zxid with it,
+ * when cversion is above the counter (replay of a create whose node exists). */
+void tree_raise_cversion(struct tree *t, struct tree_node *parent, int32_t cversion,
+                         int64_t zxid);
+/* Overwrites every stat field but data_len (tests and snapshot restore). */
+void tree_node_set_stat(struct tree *t, struct tree_node *n, const struct tree_node_stat *st);
 
 /* Restores a node exactly as persisted (snapshot load): creates it under its
  * existing parent, or overwrites an existing node (the root and system nodes), with
@@ -185,7 +225,38 @@ static inline enum tree_kind tree_node_kind(const struct tree_node *n) {
     return (enum tree_kind)(n->flags & TREE_NODE_KIND_MASK);
 }
 
-/* The node's data: stat.data_len bytes (none when it is 0 or -1). */
+static inline const struct tree_kids *tree_node_kids(const struct tree_node *n) {
+    return (n->flags & TREE_NODE_MORE) ? n->u.more->kids : NULL;
+}
+
+/* The node's stat (ephemeralOwner apart: tree_node_owner). */
+static inline struct tree_node_stat tree_node_raw(const struct tree_node *n) {
+    struct tree_node_stat s;
+    s.czxid = n->czxid;
+    s.data_len = n->data_len;
+    if (n->flags & TREE_NODE_MORE) {
+        const struct tree_node_more *m = n->u.more;
+        s.ctime = m->ctime;
+        s.mzxid = m->mzxid;
+        s.mtime = m->mtime;
+        s.pzxid = m->pzxid;
+        s.version = m->version;
+        s.cversion = m->cversion;
+        s.aversion = m->aversion;
+    } else {
+        s.ctime = s.mtime = n->u.ctime;
+        s.mzxid = s.pzxid = n->czxid;
+        s.version = s.cversion = s.aversion = 0;
+    }
+    return s;
+}
+
+/* The node's ACL list (interned; borrowed). */
+static inline struct acl_list *tree_node_acl(const struct tree *t, const struct tree_node *n) {
+    return t->acl_table[n->acl];
+}
+
+/* The node's data: data_len bytes (none when it is 0 or -1). */
 static inline const uint8_t *tree_node_data(const struct tree_node *n) {
     const uint8_t *area = (const uint8_t *)n->name + strlen(n->name) + 1;
     if (n->flags & TREE_NODE_DATA_EXT) {
@@ -197,7 +268,8 @@ static inline const uint8_t *tree_node_data(const struct tree_node *n) {
 }
 
 static inline uint32_t tree_child_count(const struct tree_node *n) {
-    return n->kids != NULL ? n->kids->count : 0;
+    const struct tree_kids *k = tree_node_kids(n);
+    return k != NULL ? k->count : 0;
 }
 
 /* Children in index order (unspecified; stable while the node's children do not
@@ -216,7 +288,7 @@ const struct tree_node *tree_preorder_next(const struct tree_node *n,
                                           const struct tree_node *top);
 #define TREE_KIDS_PREFETCH 8u
 static inline struct tree_node *tree_child_next(const struct tree_node *n, uint32_t *it) {
-    const struct tree_kids *k = n->kids;
+    const struct tree_kids *k = tree_node_kids(n);
     if (k == NULL)
         return NULL;
     for (uint32_t i = *it; i < k->cap; i++) {

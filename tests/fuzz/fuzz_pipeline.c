@@ -392,11 +392,13 @@ static void check_tree(struct world *w, bool quiescent) {
         CHECK(tree_find(t, walk.path, walk.len) == n);
         CHECK(walk.len == strlen(walk.path));
         CHECK(path_valid(walk.path, walk.len));
-        CHECK(n->acl != NULL && n->acl->refs > 0 && n->acl->count > 0);
-        CHECK(n->stat.data_len >= -1);
-        CHECK(n->stat.czxid <= w->last_applied && n->stat.mzxid <= w->last_applied);
-        CHECK(n->stat.mzxid >= n->stat.czxid && n->stat.pzxid >= n->stat.czxid);
-        data_bytes += walk.len + (n->stat.data_len > 0 ? (uint32_t)n->stat.data_len : 0);
+        const struct acl_list *acl = tree_node_acl(t, n);
+        CHECK(acl != NULL && acl->refs > 0 && acl->count > 0);
+        CHECK(n->data_len >= -1);
+        struct tree_node_stat raw = tree_node_raw(n);
+        CHECK(raw.czxid <= w->last_applied && raw.mzxid <= w->last_applied);
+        CHECK(raw.mzxid >= raw.czxid && raw.pzxid >= raw.czxid);
+        data_bytes += walk.len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
         if (n != t->root) {
             const struct tree_node *p = n->parent;
             CHECK(p != NULL);
@@ -406,7 +408,7 @@ static void check_tree(struct world *w, bool quiescent) {
             zk_free(ppath);
             CHECK(strcmp(n->name, walk.path + (p == t->root ? 1 : plen + 1)) == 0);
             CHECK(n->name[0] != '\0' && strchr(n->name, '/') == NULL);
-            CHECK(n->stat.czxid >= p->stat.czxid);
+            CHECK(tree_node_raw(n).czxid >= tree_node_raw(p).czxid);
             CHECK(tree_node_kind(p) != TREE_EPHEMERAL);
         }
         switch (tree_owner_kind(tree_node_owner(t, n))) {
@@ -522,10 +524,10 @@ static void compare_worlds(struct world *a, struct world *b) {
         CHECK(x->mtime == y->mtime && x->version == y->version && x->cversion == y->cversion);
         CHECK(x->aversion == y->aversion && x->ephemeral_owner == y->ephemeral_owner);
         CHECK(x->pzxid == y->pzxid);
-        CHECK(n->stat.data_len == m->stat.data_len);
-        CHECK(n->stat.data_len <= 0 || memcmp(tree_node_data(n), tree_node_data(m),
-                                              (size_t)n->stat.data_len) == 0);
-        CHECK(acl_equal(n->acl, m->acl));
+        CHECK(n->data_len == m->data_len);
+        CHECK(n->data_len <= 0 || memcmp(tree_node_data(n), tree_node_data(m),
+                                              (size_t)n->data_len) == 0);
+        CHECK(acl_equal(tree_node_acl(&a->tree, n), tree_node_acl(&b->tree, m)));
         CHECK(tree_child_count(n) == tree_child_count(m));
     }
     tree_walk_deinit(&walk);
@@ -981,10 +983,10 @@ static void reap_visit(void *ctx, struct tree_node *node) {
         return;
     bool reap;
     if (x->kind == TREE_CONTAINER) {
-        reap = node->stat.cversion > 0;
+        reap = tree_node_raw(node).cversion > 0;
     } else {
         int64_t ttl = tree_ttl_of_owner(tree_node_owner(&x->f->a.tree, node));
-        reap = ttl != 0 && x->f->now - node->stat.mtime > ttl;
+        reap = ttl != 0 && x->f->now - tree_node_raw(node).mtime > ttl;
     }
     if (reap)
         x->paths[x->n++] = tree_node_path_dup(node, NULL);

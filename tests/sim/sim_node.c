@@ -108,14 +108,14 @@ uint64_t sim_tree_digest(const struct tree *t, const struct session_table *ss) {
     tree_walk_init(&w, t);
     for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
         uint64_t h = sim_hash_bytes(0, w.path, w.len);
-        if (n->stat.data_len > 0)
-            h = sim_hash_bytes(h, tree_node_data(n), (size_t)n->stat.data_len);
+        if (n->data_len > 0)
+            h = sim_hash_bytes(h, tree_node_data(n), (size_t)n->data_len);
         struct tree_stat st;
         tree_node_persisted(t, n, &st);
         int64_t f[9] = {st.czxid,    st.mzxid,    st.ctime,           st.mtime, st.version,
                         st.cversion, st.aversion, st.ephemeral_owner, st.pzxid};
         h = sim_hash_bytes(h, f, sizeof(f));
-        h = sim_hash_bytes(h, &n->stat.data_len, sizeof(n->stat.data_len));
+        h = sim_hash_bytes(h, &n->data_len, sizeof(n->data_len));
         sum += sim_mix64(h);
     }
     tree_walk_deinit(&w);
@@ -807,7 +807,7 @@ static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct 
         memcpy(op->data, &c->seq, 4);
         op->acl = acl_ref(acl_open_unsafe());
         op->ephemeral = c->op == SIM_OP_CREATE_EPH;
-        op->parent_cversion = n->tree.root->stat.cversion + 1;
+        op->parent_cversion = tree_node_raw(n->tree.root).cversion + 1;
         break;
     }
     case SIM_OP_SET:
@@ -892,7 +892,7 @@ int64_t sim_node_propose_raw(struct sim *s, struct sim_node *n, const char *path
     t.op.path = zk_xstrndup(path, strlen(path));
     t.op.path_len = (uint32_t)strlen(path);
     t.op.acl = acl_ref(acl_open_unsafe());
-    t.op.parent_cversion = n->tree.root->stat.cversion + 1;
+    t.op.parent_cversion = tree_node_raw(n->tree.root).cversion + 1;
     struct jute_buf b;
     jute_buf_init(&b);
     txn_encode(&b, &t);

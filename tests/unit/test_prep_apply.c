@@ -285,6 +285,15 @@ static struct tree_node *find(struct fx *f, const char *p)
     return tree_find(&f->tree, p, (uint32_t)strlen(p));
 }
 
+/* Overwrites one raw stat field of the node at path (tree_node_set_stat). */
+#define SET_RAW(f, path, field, value)                                                         \
+    do {                                                                                       \
+        struct tree_node *n_ = must_find((f), (path));                                         \
+        struct tree_node_stat st_ = tree_node_raw(n_);                                         \
+        st_.field = (value);                                                                   \
+        tree_node_set_stat(&(f)->tree, n_, &st_);                                              \
+    } while (0)
+
 static struct tree_node *must_find(struct fx *f, const char *p)
 {
     struct tree_node *n = find(f, p);
@@ -370,8 +379,8 @@ TEST(prep_apply, create_builds_txn_and_applies_stat)
     ASSERT_EQ_I64(f.res.one.stat.ctime, (zxid + 1) * 1000);
     ASSERT_EQ_I64(f.res.one.stat.data_length, 5);
     struct tree_node *root = must_find(&f, "/");
-    ASSERT_EQ_I64(root->stat.cversion, 1);
-    ASSERT_EQ_I64(root->stat.pzxid, zxid);
+    ASSERT_EQ_I64(tree_node_raw(root).cversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(root).pzxid, zxid);
     ASSERT_EQ_I64(prep_outstanding(&f.prep), 0); /* applied records are dropped */
     fx_deinit(&f);
 }
@@ -434,9 +443,9 @@ TEST(prep_apply, create_acl_is_checked_before_parent)
     ASSERT_EQ_I64(create(&f, "/a", NULL, auth, 0), ZOO_INVALIDACL);
     ASSERT_TRUE(auth_set_add(&f.auth, "digest", "u:h="));
     ASSERT_OK(create(&f, "/a", NULL, auth, 0));
-    ASSERT_EQ_I64(must_find(&f, "/a")->acl->count, 1);
-    ASSERT_EQ_STR(must_find(&f, "/a")->acl->e[0].scheme, "digest");
-    ASSERT_EQ_STR(must_find(&f, "/a")->acl->e[0].id, "u:h=");
+    ASSERT_EQ_I64(tree_node_acl(&f.tree, must_find(&f, "/a"))->count, 1);
+    ASSERT_EQ_STR(tree_node_acl(&f.tree, must_find(&f, "/a"))->e[0].scheme, "digest");
+    ASSERT_EQ_STR(tree_node_acl(&f.tree, must_find(&f, "/a"))->e[0].id, "u:h=");
     acl_unref(auth);
     fx_deinit(&f);
 }
@@ -514,8 +523,8 @@ TEST(prep_apply, create_null_and_empty_data)
     fx_init(&f);
     ASSERT_OK(create(&f, "/n", NULL, acl_open_unsafe(), 0));
     ASSERT_OK(create(&f, "/e", "", acl_open_unsafe(), 0));
-    ASSERT_EQ_I64(must_find(&f, "/n")->stat.data_len, -1);
-    ASSERT_EQ_I64(must_find(&f, "/e")->stat.data_len, 0);
+    ASSERT_EQ_I64(must_find(&f, "/n")->data_len, -1);
+    ASSERT_EQ_I64(must_find(&f, "/e")->data_len, 0);
     fx_deinit(&f);
 }
 
@@ -584,12 +593,12 @@ TEST(prep_apply, sequential_suffix_formats_negative_counters_like_java)
     struct fx f;
     fx_init(&f);
     ASSERT_OK(create_open(&f, "/w"));
-    must_find(&f, "/w")->stat.cversion = -1;
+    SET_RAW(&f, "/w", cversion, -1);
     ASSERT_OK(create(&f, "/w/s", NULL, acl_open_unsafe(), 2));
     ASSERT_EQ_STR(f.last_path, "/w/s-000000001");
     ASSERT_OK(create(&f, "/w/s", NULL, acl_open_unsafe(), 2));
     ASSERT_EQ_STR(f.last_path, "/w/s0000000000");
-    ASSERT_EQ_I64(must_find(&f, "/w")->stat.cversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/w")).cversion, 1);
     fx_deinit(&f);
 }
 
@@ -602,7 +611,7 @@ TEST(prep_apply, sequential_counter_at_int32_max)
     struct fx f;
     fx_init(&f);
     ASSERT_OK(create_open(&f, "/w"));
-    must_find(&f, "/w")->stat.cversion = INT32_MAX;
+    SET_RAW(&f, "/w", cversion, INT32_MAX);
     struct txn a, b;
     f.b.len = 0;
     w_create(&f.b, "/w/s", NULL, acl_open_unsafe(), 2);
@@ -618,7 +627,7 @@ TEST(prep_apply, sequential_counter_at_int32_max)
     txn_deinit(&b);
     ASSERT_NOT_NULL(find(&f, "/w/s2147483647"));
     ASSERT_NOT_NULL(find(&f, "/w/s-2147483648"));
-    ASSERT_EQ_I64(must_find(&f, "/w")->stat.cversion, INT32_MAX);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/w")).cversion, INT32_MAX);
     fx_deinit(&f);
 }
 
@@ -824,8 +833,8 @@ TEST(prep_apply, delete_moves_parent_pzxid_not_counter)
     ASSERT_OK(create_open(&f, "/p/c"));
     ASSERT_OK(delete_node(&f, "/p/c", -1));
     struct tree_node *p = must_find(&f, "/p");
-    ASSERT_EQ_I64(p->stat.pzxid, f.zxid);
-    ASSERT_EQ_I64(p->stat.cversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, f.zxid);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 1);
     ASSERT_EQ_I64(tree_child_count(p), 0);
     fx_deinit(&f);
 }
@@ -837,7 +846,7 @@ TEST(prep_apply, set_data_version_checks_and_effects)
     struct fx f;
     fx_init(&f);
     ASSERT_OK(create(&f, "/a", "v0", acl_open_unsafe(), 0));
-    int64_t czxid = must_find(&f, "/a")->stat.czxid;
+    int64_t czxid = tree_node_raw(must_find(&f, "/a")).czxid;
     ASSERT_EQ_I64(set_data(&f, "/a", "x", 1), ZOO_BADVERSION);
     ASSERT_OK(set_data(&f, "/a", "v1", 0));
     ASSERT_EQ_I64(f.res.one.stat.version, 1);
@@ -846,7 +855,7 @@ TEST(prep_apply, set_data_version_checks_and_effects)
     ASSERT_OK(set_data(&f, "/a", "v2", -1));
     ASSERT_EQ_I64(f.res.one.stat.version, 2);
     ASSERT_OK(set_data(&f, "/a", NULL, 2));
-    ASSERT_EQ_I64(must_find(&f, "/a")->stat.data_len, -1);
+    ASSERT_EQ_I64(must_find(&f, "/a")->data_len, -1);
     ASSERT_EQ_I64(set_data(&f, "/missing", "x", -1), ZOO_NONODE);
     ASSERT_EQ_I64(set_data(&f, "/a/", "x", -1), ZOO_BADARGUMENTS);
     ASSERT_EQ_I64(set_data(&f, "a", "x", -1), ZOO_BADARGUMENTS);
@@ -875,12 +884,12 @@ TEST(prep_apply, set_data_version_wrap_skips_minus_one)
     struct fx f;
     fx_init(&f);
     ASSERT_OK(create_open(&f, "/v"));
-    must_find(&f, "/v")->stat.version = -2;
+    SET_RAW(&f, "/v", version, -2);
     ASSERT_OK(set_data(&f, "/v", "x", -2));
-    ASSERT_EQ_I64(must_find(&f, "/v")->stat.version, 0);
-    must_find(&f, "/v")->stat.version = INT32_MAX;
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/v")).version, 0);
+    SET_RAW(&f, "/v", version, INT32_MAX);
     ASSERT_OK(set_data(&f, "/v", "x", INT32_MAX));
-    ASSERT_EQ_I64(must_find(&f, "/v")->stat.version, INT32_MIN);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/v")).version, INT32_MIN);
     fx_deinit(&f);
 }
 
@@ -890,18 +899,18 @@ TEST(prep_apply, set_acl_compares_aversion_and_bumps_it_only)
     fx_init(&f);
     ASSERT_OK(create_open(&f, "/a"));
     ASSERT_OK(set_data(&f, "/a", "x", -1)); /* version 1, aversion 0 */
-    int64_t mzxid = must_find(&f, "/a")->stat.mzxid;
+    int64_t mzxid = tree_node_raw(must_find(&f, "/a")).mzxid;
     struct acl_list *ro = world(ACL_READ | ACL_ADMIN);
     ASSERT_EQ_I64(set_acl(&f, "/a", ro, 1), ZOO_BADVERSION);
     ASSERT_OK(set_acl(&f, "/a", ro, 0));
     struct tree_node *n = must_find(&f, "/a");
-    ASSERT_EQ_I64(n->stat.aversion, 1);
-    ASSERT_EQ_I64(n->stat.version, 1);
-    ASSERT_EQ_I64(n->stat.mzxid, mzxid);
-    ASSERT_TRUE(acl_equal(n->acl, ro));
+    ASSERT_EQ_I64(tree_node_raw(n).aversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(n).version, 1);
+    ASSERT_EQ_I64(tree_node_raw(n).mzxid, mzxid);
+    ASSERT_TRUE(acl_equal(tree_node_acl(&f.tree, n), ro));
     ASSERT_EQ_I64(f.res.one.stat.aversion, 1);
     ASSERT_OK(set_acl(&f, "/a", ro, -1));
-    ASSERT_EQ_I64(n->stat.aversion, 2);
+    ASSERT_EQ_I64(tree_node_raw(n).aversion, 2);
     acl_unref(ro);
     fx_deinit(&f);
 }
@@ -1006,7 +1015,7 @@ TEST(prep_apply, close_session_deletes_ephemerals_and_removes_session)
     ASSERT_NOT_NULL(session_find(&f.sessions, SID_OTHER));
     ASSERT_EQ_I64(f.nclosed, 1);
     ASSERT_EQ_I64(f.closed[0], SID);
-    ASSERT_EQ_I64(must_find(&f, "/p")->stat.pzxid, close_zxid);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/p")).pzxid, close_zxid);
     /* The parent's child watch saw the deletion. */
     bool saw_children = false;
     for (uint32_t i = 0; i < f.nev; i++)
@@ -1126,7 +1135,7 @@ TEST(prep_apply, error_txn_consumes_a_zxid_and_changes_nothing)
     txn_deinit(&t);
     /* The next request gets the next zxid. */
     ASSERT_OK(create_open(&f, "/x"));
-    ASSERT_EQ_I64(must_find(&f, "/x")->stat.czxid, before + 2);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/x")).czxid, before + 2);
     fx_deinit(&f);
 }
 
@@ -1223,7 +1232,7 @@ TEST(prep_apply, pipelined_delete_then_create_and_versions)
         fx_apply(&f, &t[i]);
         txn_deinit(&t[i]);
     }
-    ASSERT_EQ_I64(must_find(&f, "/a")->stat.version, 2);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/a")).version, 2);
     ASSERT_EQ_MEM(tree_node_data(must_find(&f, "/a")), "2", 1);
     ASSERT_NULL(find(&f, "/p"));
     ASSERT_EQ_I64(prep_outstanding(&f.prep), 0);
@@ -1289,9 +1298,9 @@ TEST(prep_apply, multi_success_applies_all_ops_with_one_zxid)
     ASSERT_EQ_STR(f.res.ops[1].path, "/m/a");
     ASSERT_EQ_I64(f.res.ops[2].stat.version, 1);
     struct tree_node *m = must_find(&f, "/m");
-    ASSERT_EQ_I64(m->stat.czxid, zxid);
-    ASSERT_EQ_I64(m->stat.mzxid, zxid);
-    ASSERT_EQ_I64(m->stat.pzxid, zxid);
+    ASSERT_EQ_I64(tree_node_raw(m).czxid, zxid);
+    ASSERT_EQ_I64(tree_node_raw(m).mzxid, zxid);
+    ASSERT_EQ_I64(tree_node_raw(m).pzxid, zxid);
     ASSERT_EQ_I64(tree_child_count(m), 0);
     ASSERT_EQ_MEM(tree_node_data(m), "e", 1);
     ASSERT_EQ_I64(prep_outstanding(&f.prep), 0);
@@ -1341,8 +1350,8 @@ TEST(prep_apply, multi_failure_is_all_or_nothing_with_per_op_results)
     }
     ASSERT_NULL(find(&f, "/m1"));
     ASSERT_NULL(find(&f, "/m2"));
-    ASSERT_EQ_I64(must_find(&f, "/keep")->stat.data_len, -1);
-    ASSERT_EQ_I64(must_find(&f, "/keep")->stat.version, 0);
+    ASSERT_EQ_I64(must_find(&f, "/keep")->data_len, -1);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/keep")).version, 0);
     ASSERT_EQ_I64(f.nev, 0);
     fx_deinit(&f);
 }
@@ -1375,7 +1384,7 @@ TEST(prep_apply, failed_multi_overlay_rollback_is_seen_by_next_request)
     txn_deinit(&next1);
     txn_deinit(&next2);
     ASSERT_NOT_NULL(find(&f, "/r"));
-    ASSERT_EQ_I64(must_find(&f, "/")->stat.cversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/")).cversion, 1);
     fx_deinit(&f);
 }
 
@@ -1405,7 +1414,7 @@ TEST(prep_apply, failed_multi_restores_records_that_existed_before_it)
     txn_deinit(&c);
     txn_deinit(&m);
     txn_deinit(&s);
-    ASSERT_EQ_I64(must_find(&f, "/r")->stat.version, 1);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&f, "/r")).version, 1);
     ASSERT_EQ_MEM(tree_node_data(must_find(&f, "/r")), "x", 1);
     fx_deinit(&f);
 }
@@ -1505,7 +1514,7 @@ TEST(prep_apply, create_fires_created_then_parent_children_changed)
     ASSERT_EQ_I64(f.ev[1].zxid, f.zxid);
     ASSERT_TRUE(f.ev[0].owner == &f.owner);
     ASSERT_TRUE(acl_equal(f.ev[0].acl, acl));             /* the node's ACL */
-    ASSERT_TRUE(f.ev[1].acl == must_find(&f, "/p")->acl); /* the parent's */
+    ASSERT_TRUE(f.ev[1].acl == tree_node_acl(&f.tree, must_find(&f, "/p"))); /* the parent's */
     acl_unref(acl);
     fx_deinit(&f);
 }

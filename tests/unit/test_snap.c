@@ -57,34 +57,34 @@ TEST(snap, zookeeper_snapshot_loads_with_exact_stats_acls_and_sessions) {
     struct tree_node *a = find(&t, "/a");
     ASSERT_NOT_NULL(a);
     ASSERT_EQ_MEM(tree_node_data(a), "world", 5);
-    ASSERT_EQ_I64(a->stat.czxid, 4);
-    ASSERT_EQ_I64(a->stat.mzxid, 10);
-    ASSERT_EQ_I64(a->stat.version, 1);
-    ASSERT_EQ_I64(a->stat.cversion, 2);
-    ASSERT_EQ_I64(a->stat.pzxid, 6);
-    ASSERT_EQ_I64(a->stat.ctime, 1795336856070LL);
+    ASSERT_EQ_I64(tree_node_raw(a).czxid, 4);
+    ASSERT_EQ_I64(tree_node_raw(a).mzxid, 10);
+    ASSERT_EQ_I64(tree_node_raw(a).version, 1);
+    ASSERT_EQ_I64(tree_node_raw(a).cversion, 2);
+    ASSERT_EQ_I64(tree_node_raw(a).pzxid, 6);
+    ASSERT_EQ_I64(tree_node_raw(a).ctime, 1795336856070LL);
     struct zk_stat zs;
     tree_node_stat(&t, a, &zs);
     ASSERT_EQ_I64(zs.num_children, 2);
     ASSERT_EQ_I64(zs.cversion, 2); /* 2 x 2 creations - 2 children */
     ASSERT_NOT_NULL(find(&t, "/a/s-0000000001"));
     /* null data stays null; empty stays empty */
-    ASSERT_EQ_I64(find(&t, "/n")->stat.data_len, -1);
-    ASSERT_EQ_I64(find(&t, "/a/b")->stat.data_len, 0);
+    ASSERT_EQ_I64(find(&t, "/n")->data_len, -1);
+    ASSERT_EQ_I64(find(&t, "/a/b")->data_len, 0);
     /* the ephemeral is indexed under its session */
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x10000701cd30001LL), 1);
     ASSERT_EQ_I64(tree_node_owner(&t, find(&t, "/e")), 0x10000701cd30001LL);
     /* ACLs: the digest id survives; ref -1 (root) is the open ACL; config is READ only */
-    struct acl_list *sec = find(&t, "/secret")->acl;
+    struct acl_list *sec = tree_node_acl(&t, find(&t, "/secret"));
     ASSERT_EQ_I64(sec->count, 1);
     ASSERT_EQ_STR(sec->e[0].scheme, "digest");
     ASSERT_EQ_STR(sec->e[0].id, "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ=");
-    ASSERT_TRUE(acl_equal(t.root->acl, acl_open_unsafe()));
-    ASSERT_TRUE(acl_equal(find(&t, "/zookeeper/config")->acl, acl_read_unsafe()));
-    ASSERT_EQ_I64(find(&t, "/zookeeper/config")->stat.aversion, -1);
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, t.root), acl_open_unsafe()));
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, find(&t, "/zookeeper/config")), acl_read_unsafe()));
+    ASSERT_EQ_I64(tree_node_raw(find(&t, "/zookeeper/config")).aversion, -1);
     /* root: the create counter and pzxid from the snapshot, visible cversion derived */
-    ASSERT_EQ_I64(t.root->stat.cversion, 4);
-    ASSERT_EQ_I64(t.root->stat.pzxid, 9);
+    ASSERT_EQ_I64(tree_node_raw(t.root).cversion, 4);
+    ASSERT_EQ_I64(tree_node_raw(t.root).pzxid, 9);
     unload(&t, &s);
     free(data);
 }
@@ -147,16 +147,23 @@ struct cmp_ctx {
     uint32_t visited;
 };
 
+static bool raw_equal(struct tree_node_stat a, struct tree_node_stat b) {
+    return a.czxid == b.czxid && a.mzxid == b.mzxid && a.ctime == b.ctime &&
+           a.mtime == b.mtime && a.pzxid == b.pzxid && a.version == b.version &&
+           a.cversion == b.cversion && a.aversion == b.aversion && a.data_len == b.data_len;
+}
+
 static void cmp_trees(struct cmp_ctx *c, const struct tree *t) {
     struct tree_walk w;
     tree_walk_init(&w, t);
     for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
         const struct tree_node *m = tree_find(c->other, w.path, w.len);
         c->visited++;
-        if (m == NULL || m->stat.data_len != n->stat.data_len ||
-            (n->stat.data_len > 0 &&
-             memcmp(tree_node_data(m), tree_node_data(n), (size_t)n->stat.data_len) != 0) ||
-            memcmp(&m->stat, &n->stat, sizeof(n->stat)) != 0 || !acl_equal(m->acl, n->acl) ||
+        if (m == NULL || m->data_len != n->data_len ||
+            (n->data_len > 0 &&
+             memcmp(tree_node_data(m), tree_node_data(n), (size_t)n->data_len) != 0) ||
+            !raw_equal(tree_node_raw(m), tree_node_raw(n)) ||
+            !acl_equal(tree_node_acl(c->other, m), tree_node_acl(t, n)) ||
             tree_node_owner(c->other, m) != tree_node_owner(t, n) ||
             tree_child_count(m) != tree_child_count(n))
             c->mismatches++;

@@ -450,17 +450,18 @@ static uint64_t state_digest(const struct tree *t, const struct session_table *s
         struct tree_stat st;
         tree_node_persisted(t, n, &st);
         fnv_str(&h, nodes[i].path);
-        fnv_i64(&h, n->stat.data_len);
-        fnv(&h, tree_node_data(n), n->stat.data_len > 0 ? (size_t)n->stat.data_len : 0);
+        fnv_i64(&h, n->data_len);
+        fnv(&h, tree_node_data(n), n->data_len > 0 ? (size_t)n->data_len : 0);
         const int64_t fields[] = {st.czxid,   st.mzxid,    st.ctime,
                                   st.mtime,   st.version,  st.cversion,
                                   st.aversion, st.ephemeral_owner, st.pzxid,
-                                  tree_child_count(n), n->acl->count};
+                                  tree_child_count(n), tree_node_acl(t, n)->count};
         fnv(&h, fields, sizeof(fields));
-        for (uint32_t j = 0; j < n->acl->count; j++) {
-            fnv_i64(&h, n->acl->e[j].perms);
-            fnv_str(&h, n->acl->e[j].scheme);
-            fnv_str(&h, n->acl->e[j].id);
+        const struct acl_list *acl = tree_node_acl(t, n);
+        for (uint32_t j = 0; j < acl->count; j++) {
+            fnv_i64(&h, acl->e[j].perms);
+            fnv_str(&h, acl->e[j].scheme);
+            fnv_str(&h, acl->e[j].id);
         }
     }
     free_rows(nodes, count);
@@ -483,8 +484,8 @@ static void dump_node(FILE *f, const struct tree *t, const struct node_row *row)
     const struct tree_stat *s = &st;
     const uint8_t *data = tree_node_data(n);
     fprintf(f, "%s data=", row->path);
-    if (n->stat.data_len < 0) fprintf(f, "null");
-    for (int32_t i = 0; i < n->stat.data_len; i++)
+    if (n->data_len < 0) fprintf(f, "null");
+    for (int32_t i = 0; i < n->data_len; i++)
         fprintf(f, "%02x", data[i]);
     fprintf(f,
             " czxid=%" PRIx64 " mzxid=%" PRIx64 " ctime=%" PRId64 " mtime=%" PRId64
@@ -492,9 +493,9 @@ static void dump_node(FILE *f, const struct tree *t, const struct node_row *row)
             " children=%u acl=",
             (uint64_t)s->czxid, (uint64_t)s->mzxid, s->ctime, s->mtime, s->version, s->cversion,
             s->aversion, (uint64_t)s->ephemeral_owner, (uint64_t)s->pzxid, tree_child_count(n));
-    for (uint32_t i = 0; i < n->acl->count; i++)
-        fprintf(f, "%s%d:%s:%s", i ? "," : "", n->acl->e[i].perms, n->acl->e[i].scheme,
-                n->acl->e[i].id);
+    const struct acl_list *acl = tree_node_acl(t, n);
+    for (uint32_t i = 0; i < acl->count; i++)
+        fprintf(f, "%s%d:%s:%s", i ? "," : "", acl->e[i].perms, acl->e[i].scheme, acl->e[i].id);
     fputc('\n', f);
 }
 
@@ -702,7 +703,7 @@ static void fill_create(struct fx *f, struct txn_op *op, const struct tree_node 
     op_random_data(op);
     op->acl = ephemeral ? acl_ref(acl_open_unsafe()) : random_acl(f);
     op->ephemeral = ephemeral;
-    op->parent_cversion = parent->stat.cversion + delta;
+    op->parent_cversion = tree_node_raw(parent).cversion + delta;
 }
 
 static void fill_set_data(struct txn_op *op, const struct tree_node *n)
@@ -711,7 +712,7 @@ static void fill_set_data(struct txn_op *op, const struct tree_node *n)
     op->type = TXN_SET_DATA;
     op_path(op, node_path(n, path));
     op_random_data(op);
-    op->version = n->stat.version + 1;
+    op->version = tree_node_raw(n).version + 1;
 }
 
 static void fill_delete(struct txn_op *op, const struct tree_node *n)
@@ -815,7 +816,7 @@ static void gen_body(struct fx *f, struct txn *t, uint32_t n)
         t->op.type = TXN_SET_ACL;
         op_path(&t->op, node_path(x, path));
         t->op.acl = random_acl(f);
-        t->op.version = x->stat.aversion + 1;
+        t->op.version = tree_node_raw(x).aversion + 1;
         f->kinds[KIND_SET_ACL]++;
     } else if (r < 85 && r >= 70 && leaf != NULL) {
         t->type = TXN_DELETE;
@@ -1154,7 +1155,7 @@ static int child_append_and_reopen(const struct store_config *cfg)
         op_path(&x.op, path);
         x.op.data_len = 0;
         x.op.acl = acl_ref(acl_open_unsafe());
-        x.op.parent_cversion = t.root->stat.cversion + 1;
+        x.op.parent_cversion = tree_node_raw(t.root).cversion + 1;
         apply_txn(&env, &x, NULL);
         store_append(st, &x);
         txn_deinit(&x);
@@ -2084,7 +2085,7 @@ TEST(store, fuzzy_snapshot_acl_missing_from_the_cache_comes_from_the_log)
     op_path(&t.op, "/x");
     op_random_data(&t.op);
     t.op.acl = acl_ref(f.digest_acl);
-    t.op.parent_cversion = f.model.root->stat.cversion + 1;
+    t.op.parent_cversion = tree_node_raw(f.model.root).cversion + 1;
     apply_txn(&f.env, &t, NULL);
     store_append(f.st, &t);
     txn_deinit(&t);

@@ -133,11 +133,13 @@ TEST(tree, fresh_tree_acls)
 {
     struct tree t;
     tree_init(&t);
-    ASSERT_TRUE(acl_equal(must_find(&t, "/")->acl, acl_open_unsafe()));
-    ASSERT_TRUE(acl_equal(must_find(&t, "/zookeeper")->acl, acl_open_unsafe()));
-    ASSERT_TRUE(acl_equal(must_find(&t, "/zookeeper/quota")->acl, acl_open_unsafe()));
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, must_find(&t, "/")), acl_open_unsafe()));
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, must_find(&t, "/zookeeper")), acl_open_unsafe()));
+    ASSERT_TRUE(
+        acl_equal(tree_node_acl(&t, must_find(&t, "/zookeeper/quota")), acl_open_unsafe()));
     /* ZOOKEEPER-2014: the config node is world-readable only. */
-    ASSERT_TRUE(acl_equal(must_find(&t, "/zookeeper/config")->acl, acl_read_unsafe()));
+    ASSERT_TRUE(
+        acl_equal(tree_node_acl(&t, must_find(&t, "/zookeeper/config")), acl_read_unsafe()));
     tree_deinit(&t);
 }
 
@@ -148,10 +150,10 @@ TEST(tree, system_nodes_have_empty_not_null_data)
 {
     struct tree t;
     tree_init(&t);
-    ASSERT_EQ_I64(must_find(&t, "/")->stat.data_len, 0);
-    ASSERT_EQ_I64(must_find(&t, "/zookeeper")->stat.data_len, 0);
-    ASSERT_EQ_I64(must_find(&t, "/zookeeper/quota")->stat.data_len, 0);
-    ASSERT_EQ_I64(must_find(&t, "/zookeeper/config")->stat.data_len, 0);
+    ASSERT_EQ_I64(must_find(&t, "/")->data_len, 0);
+    ASSERT_EQ_I64(must_find(&t, "/zookeeper")->data_len, 0);
+    ASSERT_EQ_I64(must_find(&t, "/zookeeper/quota")->data_len, 0);
+    ASSERT_EQ_I64(must_find(&t, "/zookeeper/config")->data_len, 0);
     tree_deinit(&t);
 }
 
@@ -181,7 +183,7 @@ TEST(tree, create_sets_stat_and_moves_parent)
     ASSERT_EQ_MEM(tree_node_data(n), "hello", 5);
     /* Parent: counter 0 -> 1, pzxid = zxid, mzxid untouched. */
     struct tree_node *root = must_find(&t, "/");
-    ASSERT_EQ_I64(root->stat.cversion, 1);
+    ASSERT_EQ_I64(tree_node_raw(root).cversion, 1);
     struct zk_stat r = stat_of(&t, "/");
     ASSERT_EQ_I64(r.pzxid, 0x100000005LL);
     ASSERT_EQ_I64(r.mzxid, 0);
@@ -200,17 +202,17 @@ TEST(tree, create_parent_moves_only_when_counter_advances)
     tree_create(&t, "/p", 2, NULL, -1, acl_open_unsafe(), 0, 1, 10, 0);
     tree_create(&t, "/p/a", 4, NULL, -1, acl_open_unsafe(), 0, 5, 20, 0);
     struct tree_node *p = must_find(&t, "/p");
-    ASSERT_EQ_I64(p->stat.cversion, 5);
-    ASSERT_EQ_I64(p->stat.pzxid, 20);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 5);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 20);
     tree_create(&t, "/p/b", 4, NULL, -1, acl_open_unsafe(), 0, 3, 30, 0);
-    ASSERT_EQ_I64(p->stat.cversion, 5);
-    ASSERT_EQ_I64(p->stat.pzxid, 20);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 5);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 20);
     ASSERT_EQ_I64(tree_child_count(p), 2);
     tree_create(&t, "/p/c", 4, NULL, -1, acl_open_unsafe(), 0, 5, 40, 0); /* equal: no move */
-    ASSERT_EQ_I64(p->stat.pzxid, 20);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 20);
     tree_create(&t, "/p/d", 4, NULL, -1, acl_open_unsafe(), 0, 6, 50, 0);
-    ASSERT_EQ_I64(p->stat.cversion, 6);
-    ASSERT_EQ_I64(p->stat.pzxid, 50);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 6);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 50);
     tree_deinit(&t);
 }
 
@@ -222,8 +224,8 @@ TEST(tree, create_with_parent_cversion_minus_one_increments)
     mk(&t, "/p/a", NULL, 0, 2);
     mk(&t, "/p/b", NULL, 0, 3);
     struct tree_node *p = must_find(&t, "/p");
-    ASSERT_EQ_I64(p->stat.cversion, 2);
-    ASSERT_EQ_I64(p->stat.pzxid, 3);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 2);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 3);
     tree_deinit(&t);
 }
 
@@ -233,15 +235,15 @@ TEST(tree, null_versus_empty_data)
     tree_init(&t);
     struct tree_node *nul = tree_create(&t, "/n", 2, NULL, -1, acl_open_unsafe(), 0, -1, 1, 0);
     struct tree_node *emp = tree_create(&t, "/e", 2, "", 0, acl_open_unsafe(), 0, -1, 2, 0);
-    ASSERT_EQ_I64(nul->stat.data_len, -1);
-    ASSERT_EQ_I64(emp->stat.data_len, 0);
+    ASSERT_EQ_I64(nul->data_len, -1);
+    ASSERT_EQ_I64(emp->data_len, 0);
     ASSERT_EQ_I64(stat_of(&t, "/n").data_length, 0);
     ASSERT_EQ_I64(stat_of(&t, "/e").data_length, 0);
     /* setData can switch between them. */
     tree_set_data(&t, nul, "", 0, 1, 3, 0);
-    ASSERT_EQ_I64(nul->stat.data_len, 0);
+    ASSERT_EQ_I64(nul->data_len, 0);
     tree_set_data(&t, emp, NULL, -1, 1, 4, 0);
-    ASSERT_EQ_I64(emp->stat.data_len, -1);
+    ASSERT_EQ_I64(emp->data_len, -1);
     tree_deinit(&t);
 }
 
@@ -256,16 +258,16 @@ TEST(tree, delete_raises_parent_pzxid_but_never_lowers_it)
     mk(&t, "/p/b", NULL, 0, 3);
     struct tree_node *p = must_find(&t, "/p");
     tree_delete(&t, must_find(&t, "/p/a"), 7);
-    ASSERT_EQ_I64(p->stat.pzxid, 7);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 7);
     ASSERT_NULL(find(&t, "/p/a"));
     /* A delete replayed with an older zxid (fuzzy snapshot) keeps pzxid 7. */
     tree_delete(&t, must_find(&t, "/p/b"), 5);
-    ASSERT_EQ_I64(p->stat.pzxid, 7);
+    ASSERT_EQ_I64(tree_node_raw(p).pzxid, 7);
     /* The create counter is unchanged by deletes. */
-    ASSERT_EQ_I64(p->stat.cversion, 2);
+    ASSERT_EQ_I64(tree_node_raw(p).cversion, 2);
     ASSERT_EQ_I64(tree_child_count(p), 0);
     /* The parent's mzxid is untouched. */
-    ASSERT_EQ_I64(p->stat.mzxid, 1);
+    ASSERT_EQ_I64(tree_node_raw(p).mzxid, 1);
     tree_deinit(&t);
 }
 
@@ -372,13 +374,13 @@ TEST(tree, set_acl_bumps_aversion_only_and_swaps_interned_list)
     struct tree_node *n = must_find(&t, "/a");
     struct tree_node *m = must_find(&t, "/b");
     /* equal ACLs share one interned list, never the caller's own object */
-    ASSERT_TRUE(n->acl == m->acl);
-    ASSERT_TRUE(n->acl != acl_open_unsafe());
+    ASSERT_TRUE(tree_node_acl(&t, n) == tree_node_acl(&t, m));
+    ASSERT_TRUE(tree_node_acl(&t, n) != acl_open_unsafe());
     ASSERT_EQ_I64(tree_acl_count(&t), acls_fresh);
     struct zk_stat before = stat_of(&t, "/a");
     tree_set_acl(&t, n, ro, 1);
-    ASSERT_TRUE(acl_equal(n->acl, ro));
-    ASSERT_TRUE(n->acl == must_find(&t, "/zookeeper/config")->acl);
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, n), ro));
+    ASSERT_TRUE(tree_node_acl(&t, n) == tree_node_acl(&t, must_find(&t, "/zookeeper/config")));
     ASSERT_EQ_I64(ro->refs, ro_global); /* the caller's list is only borrowed */
     struct zk_stat s = stat_of(&t, "/a");
     ASSERT_EQ_I64(s.aversion, 1);
@@ -467,7 +469,7 @@ TEST(tree, regression_for_each_ephemeral_deleting_the_last_node_is_use_after_fre
     ASSERT_NULL(find(&t, "/a"));
     ASSERT_NULL(find(&t, "/c"));
     ASSERT_EQ_I64(t.ephemeral_count, 0);
-    ASSERT_EQ_I64(must_find(&t, "/")->stat.pzxid, 100);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/")).pzxid, 100);
     tree_deinit(&t);
 }
 
@@ -664,7 +666,7 @@ TEST(tree, restore_finds_parents_in_pre_order_and_out_of_it)
     uint64_t count = tree_node_count(&t);
     ASSERT_TRUE(restore(&t, &cur, "/a/b", 10));
     ASSERT_EQ_I64(tree_node_count(&t), count);
-    ASSERT_EQ_I64(must_find(&t, "/a/b")->stat.mzxid, 10);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/a/b")).mzxid, 10);
     tree_deinit(&t);
 }
 
@@ -720,7 +722,7 @@ TEST(tree, child_index_grows_and_shrinks_through_every_size)
     tree_init(&t);
     mk(&t, "/p", NULL, 0, 1);
     struct tree_node *p = must_find(&t, "/p");
-    ASSERT_NULL(p->kids);
+    ASSERT_NULL(tree_node_kids(p));
     /* one at a time past the small array and several table rebuilds */
     for (uint32_t i = 0; i < 300; i++) {
         mk_child(&t, "/p", "k%u", i, 2 + i);
@@ -731,7 +733,7 @@ TEST(tree, child_index_grows_and_shrinks_through_every_size)
         }
         if (i < 40 || i % 37 == 0) check(&t);
     }
-    ASSERT_GT_I64(p->kids->cap, TREE_KIDS_SMALL_MAX);
+    ASSERT_GT_I64(tree_node_kids(p)->cap, TREE_KIDS_SMALL_MAX);
     /* and back down: the table shrinks, then turns into the array, then goes */
     for (uint32_t i = 300; i-- > 0;) {
         tree_delete(&t, find_child(&t, "/p", "k%u", i), 1000 + i);
@@ -741,7 +743,7 @@ TEST(tree, child_index_grows_and_shrinks_through_every_size)
             ASSERT_NOT_NULL(find_child(&t, "/p", "k%u", j));
         if (i < 40 || i % 37 == 0) check(&t);
     }
-    ASSERT_NULL(p->kids);
+    ASSERT_NULL(tree_node_kids(p));
     ASSERT_EQ_I64(stat_of(&t, "/p").num_children, 0);
     tree_deinit(&t);
 }
@@ -938,6 +940,115 @@ TEST(tree, data_moves_out_of_line_and_back_without_moving_the_node)
     tree_delete(&t, n, 7);
     ASSERT_LT_I64(zk_mem_bytes_in_use(), before);
     check(&t);
+    tree_deinit(&t);
+}
+
+/* The stat a write-once node implies, field by field. */
+static void assert_write_once(struct tree *t, const char *p, int64_t zxid, int64_t time_ms)
+{
+    struct tree_node *n = must_find(t, p);
+    ASSERT_TRUE((n->flags & TREE_NODE_MORE) == 0);
+    struct zk_stat s = stat_of(t, p);
+    ASSERT_EQ_I64(s.czxid, zxid);
+    ASSERT_EQ_I64(s.mzxid, zxid);
+    ASSERT_EQ_I64(s.pzxid, zxid);
+    ASSERT_EQ_I64(s.ctime, time_ms);
+    ASSERT_EQ_I64(s.mtime, time_ms);
+    ASSERT_EQ_I64(s.version, 0);
+    ASSERT_EQ_I64(s.cversion, 0);
+    ASSERT_EQ_I64(s.aversion, 0);
+    ASSERT_EQ_I64(s.num_children, 0);
+}
+
+TEST(tree, write_once_nodes_keep_czxid_and_ctime_only_until_their_first_change)
+{
+    struct tree t;
+    tree_init(&t);
+    mk(&t, "/a", "x", 0, 5);
+    mk(&t, "/b", "x", 0, 6);
+    mk(&t, "/c", "x", 0, 7);
+    assert_write_once(&t, "/a", 5, 5000);
+    /* setData: version, mzxid and mtime change, the rest keeps its values */
+    tree_set_data(&t, must_find(&t, "/a"), "yy", 2, 1, 9, 9500);
+    ASSERT_TRUE((must_find(&t, "/a")->flags & TREE_NODE_MORE) != 0);
+    struct zk_stat s = stat_of(&t, "/a");
+    ASSERT_EQ_I64(s.czxid, 5);
+    ASSERT_EQ_I64(s.ctime, 5000);
+    ASSERT_EQ_I64(s.mzxid, 9);
+    ASSERT_EQ_I64(s.mtime, 9500);
+    ASSERT_EQ_I64(s.pzxid, 5);
+    ASSERT_EQ_I64(s.version, 1);
+    ASSERT_EQ_I64(s.data_length, 2);
+    /* setACL to version 0 changes nothing in the stat; to 1 it does */
+    tree_set_acl(&t, must_find(&t, "/b"), acl_read_unsafe(), 0);
+    assert_write_once(&t, "/b", 6, 6000);
+    tree_set_acl(&t, must_find(&t, "/b"), acl_open_unsafe(), 1);
+    s = stat_of(&t, "/b");
+    ASSERT_EQ_I64(s.aversion, 1);
+    ASSERT_EQ_I64(s.mzxid, 6);
+    ASSERT_EQ_I64(s.mtime, 6000);
+    /* a child: the parent's counter and pzxid change, and its index lives out of line */
+    mk(&t, "/c/k", "x", 0, 11);
+    assert_write_once(&t, "/c/k", 11, 11000);
+    s = stat_of(&t, "/c");
+    ASSERT_EQ_I64(s.czxid, 7);
+    ASSERT_EQ_I64(s.mzxid, 7);
+    ASSERT_EQ_I64(s.ctime, 7000);
+    ASSERT_EQ_I64(s.mtime, 7000);
+    ASSERT_EQ_I64(s.pzxid, 11);
+    ASSERT_EQ_I64(s.cversion, 1);
+    ASSERT_EQ_I64(s.num_children, 1);
+    ASSERT_TRUE(tree_node_kids(must_find(&t, "/c")) != NULL);
+    tree_delete(&t, must_find(&t, "/c/k"), 12);
+    ASSERT_NULL(tree_node_kids(must_find(&t, "/c")));
+    ASSERT_EQ_I64(stat_of(&t, "/c").pzxid, 12);
+    ASSERT_EQ_I64(stat_of(&t, "/c").cversion, 2); /* visible: 2 x 1 - 0 */
+    check(&t);
+    /* a restored write-once stat stays inline; any other goes out of line */
+    struct tree_node_stat raw = tree_node_raw(must_find(&t, "/c"));
+    tree_node_set_stat(&t, must_find(&t, "/c"),
+                       &(struct tree_node_stat){.czxid = 3, .mzxid = 3, .pzxid = 3, .ctime = 30,
+                                                .mtime = 30, .data_len = raw.data_len});
+    assert_write_once(&t, "/c", 3, 30);
+    struct tree_node_stat odd = {.czxid = 3, .mzxid = 3, .pzxid = 3, .ctime = 30, .mtime = 31,
+                                 .data_len = raw.data_len};
+    tree_node_set_stat(&t, must_find(&t, "/c"), &odd);
+    ASSERT_TRUE((must_find(&t, "/c")->flags & TREE_NODE_MORE) != 0);
+    ASSERT_EQ_I64(stat_of(&t, "/c").mtime, 31);
+    check(&t);
+    uint64_t before = zk_mem_bytes_in_use();
+    tree_delete(&t, must_find(&t, "/a"), 13);
+    tree_delete(&t, must_find(&t, "/c"), 14);
+    ASSERT_LT_I64(zk_mem_bytes_in_use(), before);
+    check(&t);
+    tree_deinit(&t);
+}
+
+TEST(tree, acl_indexes_are_reused_after_their_last_node_goes)
+{
+    struct tree t;
+    tree_init(&t);
+    struct acl_list *acl[3]; /* three distinct lists */
+    for (int i = 0; i < 3; i++)
+        acl[i] = acl_unresolved_new(100 + i);
+    struct tree_node *a = mk(&t, "/a", "x", 0, 1);
+    tree_set_acl(&t, a, acl[0], 1);
+    struct tree_node *b = mk(&t, "/b", "x", 0, 2);
+    tree_set_acl(&t, b, acl[1], 1);
+    uint32_t ia = a->acl, ib = b->acl;
+    ASSERT_TRUE(ia != ib);
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, a), acl[0]));
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, b), acl[1]));
+    tree_delete(&t, a, 3); /* acl[0]'s last holder: its index is free again */
+    check(&t);
+    struct tree_node *c = mk(&t, "/c", "x", 0, 4);
+    tree_set_acl(&t, c, acl[2], 1);
+    ASSERT_EQ_I64(c->acl, ia);
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, c), acl[2]));
+    ASSERT_TRUE(acl_equal(tree_node_acl(&t, b), acl[1]));
+    check(&t);
+    for (int i = 0; i < 3; i++)
+        acl_unref(acl[i]);
     tree_deinit(&t);
 }
 
