@@ -217,11 +217,38 @@ static int store_list(const char *dir, bool snapshots, struct store_file **out, 
 struct store_map {
     const uint8_t *p;
     uint64_t size;
+    struct wal_holes holes; /* the first holes of a sparse file (wal.h) */
 };
+
+/* Lists the file's holes (SEEK_DATA / SEEK_HOLE), up to WAL_HOLES_MAX of them. A
+ * file system without hole reporting shows the whole file as data: nothing is
+ * listed and the scans read everything, as they did before. */
+static void store_find_holes(int fd, uint64_t size, struct wal_holes *h) {
+    h->count = 0;
+    uint64_t off = 0;
+    while (off < size && h->count < WAL_HOLES_MAX) {
+        off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+        uint64_t hole_end = data < 0 ? size : ZK_MIN((uint64_t)data, size);
+        if (data < 0 && errno != ENXIO)
+            return; /* no hole reporting (ENXIO means: only a hole up to the end) */
+        if (hole_end > off) {
+            h->start[h->count] = off;
+            h->end[h->count] = hole_end;
+            h->count++;
+        }
+        if (data < 0 || hole_end >= size)
+            return;
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        if (hole < 0 || (uint64_t)hole <= (uint64_t)data)
+            return;
+        off = (uint64_t)hole;
+    }
+}
 
 static int store_map_file(const char *path, struct store_map *m, char *err, size_t errlen) {
     m->p = NULL;
     m->size = 0;
+    m->holes.count = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -242,6 +269,7 @@ static int store_map_file(const char *path, struct store_map *m, char *err, size
             return -1;
         }
         m->p = p;
+        store_find_holes(fd, m->size, &m->holes);
     }
     close(fd);
     return 0;
@@ -686,7 +714,7 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
         }
         r.file = path;
         struct wal_scan scan;
-        if (m.size < WAL_HEADER_BYTES || wal_all_zero(m.p, m.size)) {
+        if (m.size < WAL_HEADER_BYTES || wal_image_all_zero(m.p, m.size, &m.holes)) {
             /* created but its header never reached the disk (the writer syncs the
              * header before any record): nothing in it is durable. A zeroed header
              * with records after it is damage, refused below as a bad header. */
@@ -704,7 +732,8 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
             }
             break;
         }
-        if (wal_scan_buffer(m.p, m.size, st->cfg.max_record, store_replay_record, &r, &scan) != 0) {
+        if (wal_scan_image(m.p, m.size, &m.holes, st->cfg.max_record, store_replay_record, &r,
+                           &scan) != 0) {
             store_unmap(&m);
             rc = -1;
             break;

@@ -46,26 +46,57 @@ static bool wal_record_at(const uint8_t *data, uint64_t size, uint64_t off, uint
     return true;
 }
 
-/* Offset of the first non-zero byte in [from, size), or size. A page at a time
+/* Offset of the first non-zero byte in [from, to), or to. A page at a time
  * with memcmp: logs are preallocated, so recovery walks megabytes of zeros. */
-static uint64_t wal_next_nonzero(const uint8_t *data, uint64_t from, uint64_t size) {
+static uint64_t wal_next_nonzero_in(const uint8_t *data, uint64_t from, uint64_t to) {
     uint64_t i = from;
-    while (i < size && (i & 7) != 0 && data[i] == 0)
+    while (i < to && (i & 7) != 0 && data[i] == 0)
         i++;
-    if (i < size && data[i] != 0)
+    if (i < to && data[i] != 0)
         return i;
     static const uint8_t zero[4096];
-    while (size - i >= sizeof(zero) && memcmp(data + i, zero, sizeof(zero)) == 0)
+    while (to - i >= sizeof(zero) && memcmp(data + i, zero, sizeof(zero)) == 0)
         i += sizeof(zero);
-    while (i < size && data[i] == 0)
+    while (i < to && data[i] == 0)
         i++;
     return i;
 }
 
-bool wal_all_zero(const uint8_t *p, uint64_t n) { return wal_next_nonzero(p, 0, n) == n; }
+/* The same over [from, size), stepping over the listed holes unread. */
+static uint64_t wal_next_nonzero(const uint8_t *data, uint64_t from, uint64_t size,
+                                 const struct wal_holes *holes) {
+    uint64_t i = from;
+    uint32_t h = 0;
+    uint32_t count = holes != NULL ? holes->count : 0;
+    while (i < size) {
+        while (h < count && holes->end[h] <= i)
+            h++;
+        if (h < count && holes->start[h] <= i) {
+            i = holes->end[h]; /* inside a hole: zeros up to its end */
+            continue;
+        }
+        uint64_t to = h < count && holes->start[h] < size ? holes->start[h] : size;
+        uint64_t nz = wal_next_nonzero_in(data, i, to);
+        if (nz < to)
+            return nz;
+        i = to;
+    }
+    return size;
+}
+
+bool wal_image_all_zero(const uint8_t *p, uint64_t n, const struct wal_holes *holes) {
+    return wal_next_nonzero(p, 0, n, holes) == n;
+}
+
+bool wal_all_zero(const uint8_t *p, uint64_t n) { return wal_next_nonzero(p, 0, n, NULL) == n; }
 
 int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
                     void *ctx, struct wal_scan *out) {
+    return wal_scan_image(data, size, NULL, max_record, fn, ctx, out);
+}
+
+int wal_scan_image(const uint8_t *data, uint64_t size, const struct wal_holes *holes,
+                   uint32_t max_record, wal_record_fn *fn, void *ctx, struct wal_scan *out) {
     memset(out, 0, sizeof(*out));
     if (size < WAL_HEADER_BYTES || (int32_t)jute_be32(data) != WAL_MAGIC ||
         (int32_t)jute_be32(data + 4) != WAL_VERSION) {
@@ -77,7 +108,7 @@ int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal
         out->valid_bytes = off;
         if (off == size || wal_all_zero(data + off, ZK_MIN(size - off, 12))) {
             /* end of file, or a zero length/checksum: end of the written part */
-            if (wal_all_zero(data + off, size - off)) {
+            if (wal_next_nonzero(data, off, size, holes) == size) {
                 out->end = WAL_END_CLEAN;
                 return 0;
             }
@@ -104,7 +135,7 @@ int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal
             /* Zero padding cannot start a record. A record begins with its 8-byte
              * checksum, whose non-zero Adler-32 ends it, so a record after a zero
              * run starts at most 7 bytes before the run's first non-zero byte. */
-            uint64_t nz = wal_next_nonzero(data, at, size);
+            uint64_t nz = wal_next_nonzero(data, at, size, holes);
             if (nz >= size)
                 break;
             if (nz > at + 8)

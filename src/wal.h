@@ -53,13 +53,28 @@ struct wal_scan {
  * and is returned by wal_scan_buffer. payload is borrowed from data. */
 typedef int wal_record_fn(void *ctx, uint64_t offset, const uint8_t *payload, uint32_t len);
 
+/* Ranges [start[i], end[i]) of a file image, sorted and disjoint, known to read
+ * as zeros without looking: the holes of a sparse file (lseek SEEK_HOLE). Log
+ * files are preallocated sparse, and reading a hole of a mapped file makes the
+ * kernel allocate and zero a page for it, so the scans below skip listed holes
+ * instead of reading them. An unlisted hole is only slower. */
+#define WAL_HOLES_MAX 16u
+struct wal_holes {
+    uint64_t start[WAL_HOLES_MAX];
+    uint64_t end[WAL_HOLES_MAX];
+    uint32_t count;
+};
+
 /* Scans a whole log file image. max_record bounds one payload (jute.maxbuffer
- * plus headroom). Returns 0 or the callback's non-zero value. */
+ * plus headroom). holes may be NULL. Returns 0 or the callback's non-zero value. */
 int wal_scan_buffer(const uint8_t *data, uint64_t size, uint32_t max_record, wal_record_fn *fn,
                     void *ctx, struct wal_scan *out);
+int wal_scan_image(const uint8_t *data, uint64_t size, const struct wal_holes *holes,
+                   uint32_t max_record, wal_record_fn *fn, void *ctx, struct wal_scan *out);
 const char *wal_end_name(enum wal_end end);
-/* Is every byte of p[0..n) zero? (a page at a time) */
+/* Is every byte of p[0..n) zero? (a page at a time; holes may be NULL) */
 bool wal_all_zero(const uint8_t *p, uint64_t n);
+bool wal_image_all_zero(const uint8_t *p, uint64_t n, const struct wal_holes *holes);
 
 /* Log file names: "log.<hex>" <-> zxid. */
 void wal_file_name(int64_t zxid, char *out, size_t cap);

@@ -1527,6 +1527,60 @@ TEST(store, damage_before_a_valid_record_is_refused_with_file_and_offset)
     fx_teardown(&f);
 }
 
+/* Rewrites the log at path sparse: its records, then a hole up to hole_to, then
+ * tail (tail_len bytes) as the file's last data block. */
+static void write_sparse_log(const char *path, const uint8_t *records, uint64_t records_len,
+                             uint64_t hole_to, const uint8_t *tail, uint64_t tail_len)
+{
+    file_write(path, records, records_len);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) FAIL("cannot open %s: %s", path, strerror(errno));
+    bool ok = pwrite(fd, tail, (size_t)tail_len, (off_t)hole_to) == (ssize_t)tail_len;
+    /* the test means nothing unless the file system reports the hole */
+    off_t hole = lseek(fd, (off_t)records_len, SEEK_HOLE);
+    close(fd);
+    if (!ok) FAIL("cannot write %s", path);
+    if (hole < 0 || (uint64_t)hole >= hole_to)
+        FAIL("%s: no hole reported after offset %" PRIu64 " (SEEK_HOLE)", path, records_len);
+}
+
+/* Goal: recovery skips the holes of a preallocated log unread (SEEK_HOLE), and
+ * still finds what lies past them: a zero block is the end of the log, a valid
+ * record is corruption (refused with the offset where the good records end). */
+TEST(store, a_record_past_the_preallocated_hole_is_still_found)
+{
+    struct fx f;
+    fx_setup(&f);
+    fx_workload(&f);
+    int64_t logs[FILES_MAX];
+    uint32_t nl = list_files(f.data, false, logs);
+    char work[PATH_MAX_LEN], path[PATH_MAX_LEN], name[64], at[64];
+    fmt(work, sizeof(work), "%s/pasthole", f.root);
+    static struct log_recs r;
+    log_path(f.data, logs[nl - 1], path, sizeof(path));
+    log_scan_file(path, &r);
+    ASSERT_LE_I64(2, r.count);
+    uint64_t size = 0;
+    uint8_t *orig = file_read(path, &size);
+    ASSERT_NOT_NULL(orig);
+    wal_file_name(logs[nl - 1], name, sizeof(name));
+    uint64_t records_end = r.end[r.count - 1];
+    const uint64_t hole_to = 8u << 20;
+    static uint8_t block[4096];
+    struct recovered out;
+    make_copy(&f, work, INT64_MAX);
+    log_path(work, logs[nl - 1], path, sizeof(path));
+    write_sparse_log(path, orig, records_end, hole_to, block, sizeof(block));
+    expect_recovers(&f, work, f.last, "records, a hole and a zero block", &out);
+    make_copy(&f, work, INT64_MAX);
+    memcpy(block + 100, orig + r.off[0], r.end[0] - r.off[0]);
+    write_sparse_log(path, orig, records_end, hole_to, block, sizeof(block));
+    fmt(at, sizeof(at), "offset %" PRIu64 ":", records_end);
+    expect_refused(&f, work, "a valid record after the hole", name, at);
+    free(orig);
+    fx_teardown(&f);
+}
+
 static void truncate_file(const char *path, int64_t size)
 {
     if (truncate(path, size) != 0) FAIL("cannot truncate %s: %s", path, strerror(errno));

@@ -158,6 +158,46 @@ TEST(wal, zero_padding_is_the_end_and_garbage_tail_is_torn) {
     jute_buf_deinit(&b);
 }
 
+TEST(wal, listed_holes_are_skipped_unread_and_what_follows_them_is_checked) {
+    struct jute_buf b;
+    uint64_t off[4];
+    build_log(&b, 4, off);
+    uint64_t end = b.len;
+    static const uint8_t zeros[3 * 4096];
+    jute_write_raw(&b, zeros, sizeof(zeros));
+    struct wal_holes h = {.start = {end + 4096}, .end = {end + 8192}, .count = 1};
+    struct wal_scan s;
+    /* junk inside a listed hole is never read (a real hole reads as zeros) */
+    memset(b.p + end + 4096, 0x5a, 4096);
+    ASSERT_OK(wal_scan_image(b.p, b.len, &h, MAX_RECORD, NULL, NULL, &s));
+    ASSERT_EQ_I64(s.end, WAL_END_CLEAN);
+    ASSERT_EQ_I64(s.records, 4);
+    ASSERT_EQ_I64(s.valid_bytes, end);
+    ASSERT_TRUE(wal_image_all_zero(b.p + end, 3 * 4096, &(struct wal_holes){
+                                                            .start = {4096},
+                                                            .end = {8192},
+                                                            .count = 1}));
+    ASSERT_FALSE(wal_all_zero(b.p + end, 3 * 4096));
+    /* without the list the same bytes are damage */
+    ASSERT_OK(wal_scan_buffer(b.p, b.len, MAX_RECORD, NULL, NULL, &s));
+    ASSERT_EQ_I64(s.end, WAL_END_TORN);
+    memset(b.p + end + 4096, 0, 4096);
+    /* junk after the hole is found: torn */
+    b.p[b.len - 1] = 0x77;
+    ASSERT_OK(wal_scan_image(b.p, b.len, &h, MAX_RECORD, NULL, NULL, &s));
+    ASSERT_EQ_I64(s.end, WAL_END_TORN);
+    ASSERT_EQ_I64(s.bad_offset, end);
+    b.p[b.len - 1] = 0;
+    /* a valid record after the hole: corruption, and where the record is */
+    uint64_t rec = end + 8192 + 64;
+    memcpy(b.p + rec, b.p + off[1], off[2] - off[1]);
+    ASSERT_OK(wal_scan_image(b.p, b.len, &h, MAX_RECORD, NULL, NULL, &s));
+    ASSERT_EQ_I64(s.end, WAL_END_CORRUPT);
+    ASSERT_EQ_I64(s.bad_offset, end);
+    ASSERT_EQ_I64(s.next_good_offset, rec);
+    jute_buf_deinit(&b);
+}
+
 TEST(wal, damage_before_valid_records_is_corruption_with_offset) {
     struct jute_buf b;
     uint64_t off[6];
