@@ -35,7 +35,9 @@
 #     heap and the collector are the JVM's defaults (G1), as a stock install runs them.
 #   - Each server group starts fresh (new dataDirs under one mktemp directory) and both
 #     servers of a group run side by side; every measurement is taken on ZooKeeper and
-#     then on zkd right after it, so drifting machine noise hits both alike.
+#     then on zkd right after it, so drifting machine noise hits both alike. While one
+#     is measured the other is stopped (SIGSTOP, then SIGCONT): an idle JVM's GC and JIT
+#     threads would otherwise take CPU from zkd's runs (BENCH_QUIET=0 turns this off).
 #   - JIT: ZooKeeper (and zkd, for symmetry) runs a 90/10 mix for $JIT_WARM s before
 #     the small rows, and every measured run starts with its own warm-up phase. zkbench
 #     uses the same seed, keys and values on both servers.
@@ -61,6 +63,9 @@
 #   BENCH_PIN=1         each server on CPU 0 and zkbench on CPU 1 (taskset), so client and
 #                       server do not compete for a core; on 2 cores row 6's tail depends
 #                       on it (docs/PERFORMANCE.md). Off by default.
+#   BENCH_QUIET=0       keep the other server running while one is measured (by default
+#                       it is stopped with SIGSTOP for the run and continued after; see
+#                       quiet_others)
 #
 # Exit status: 0 when every step worked; 1 if a server failed to start, zkbench
 # reported an error (the table then shows FAIL), or zkd did not exit 0 on SIGTERM.
@@ -110,6 +115,7 @@ has_row() { case ",$ROWS," in *",$1,"*) return 0 ;; esac; return 1; }
 [ -x "$JAVA" ] || fail "java not found"
 SRV_CPU=()
 CLI_CPU=()
+QUIET=${BENCH_QUIET:-1}
 if [ "${BENCH_PIN:-0}" = 1 ]; then
     command -v taskset >/dev/null || fail "BENCH_PIN=1 needs taskset (util-linux)"
     [ "$(nproc)" -ge 2 ] || fail "BENCH_PIN=1 needs at least 2 CPUs"
@@ -144,6 +150,7 @@ declare -A PID=() PORT=() KIND=() DIR=() ZB=()
 stop_pid() { # stop_pid <pid> -> STOP_RC
     local pid=$1 i
     STOP_RC=0
+    kill -CONT "$pid" 2>/dev/null || true # in case quiet_others stopped it
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -281,13 +288,41 @@ restart_server() {
     PORT[$name]=$(free_port)
     write_cfg "$name" "${2:-}"
     echo "---- restart ----" >>"${DIR[$name]}/server.log"
+    quiet_others "$name"
     LAUNCH_NS=$(now_ns)
     launch "$name"
     wait_serving "$name" 900
+    wake_others
     say "restarted ${KIND[$name]} ($name) pid ${PID[$name]}: serving after ${READY_S}s"
 }
 
 alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
+
+# While one server is measured (a zkbench run, or a restart), the other servers are
+# stopped with SIGSTOP and continued after. Both servers of a group stay up between
+# measurements, and on 2 cores an idle JVM is not idle: after a load or a restart its
+# GC and JIT threads keep running and would take CPU from the server being measured
+# (zkd has no such background work, so without this only zkd's runs were disturbed).
+# BENCH_QUIET=0 keeps them all running.
+declare -A PAUSED=()
+quiet_others() { # quiet_others <server>
+    local k
+    [ "$QUIET" = 1 ] || return 0
+    for k in "${!PID[@]}"; do
+        if [ "$k" != "$1" ] && [ -z "${PAUSED[$k]:-}" ] && kill -STOP "${PID[$k]}" 2>/dev/null; then
+            PAUSED[$k]=1
+        fi
+    done
+    return 0
+}
+wake_others() {
+    local k
+    for k in "${!PAUSED[@]}"; do
+        [ -n "${PID[$k]:-}" ] && kill -CONT "${PID[$k]}" 2>/dev/null || true
+        unset "PAUSED[$k]"
+    done
+    return 0
+}
 
 # ---------- zkbench runs ----------
 
@@ -296,6 +331,7 @@ alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
 zb_start() {
     local row=$1 srv=$2 step=$3 tmo=$4
     shift 4
+    quiet_others "$srv"
     timeout --signal=TERM "$tmo" "${CLI_CPU[@]}" "$ZKBENCH" --port "${PORT[$srv]}" --json --seed "$SEED" "$@" \
         >"$LOGS/$step.$srv.json" 2>"$LOGS/$step.$srv.err" &
     ZB[$step.$srv]=$!
@@ -305,6 +341,7 @@ zb_finish() {
     local row=$1 srv=$2 step=$3 rc=0 line
     wait "${ZB[$step.$srv]}" || rc=$?
     unset "ZB[$step.$srv]"
+    [ "${#ZB[@]}" != 0 ] || wake_others
     if [ "$rc" != 0 ]; then
         local msg
         msg=$(grep -m1 'FAIL' "$LOGS/$step.$srv.err" || tail -n 1 "$LOGS/$step.$srv.err" || true)
