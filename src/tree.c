@@ -805,13 +805,9 @@ static struct tree_node *tree_create_under(struct tree *t, struct tree_node *par
     n->acl = tree_acl_take(t, acl);
     n->czxid = zxid; /* a write-once node: mzxid, pzxid and mtime follow */
     n->u.ctime = time_ms;
-    struct tree_node_more *pm = tree_node_more(parent); /* it gets a child */
     if (parent_cversion == -1)
-        parent_cversion = (int32_t)((uint32_t)pm->cversion + 1u);
-    if (parent_cversion > pm->cversion) {
-        pm->cversion = parent_cversion;
-        pm->pzxid = zxid;
-    }
+        parent_cversion = (int32_t)((uint32_t)tree_node_raw(parent).cversion + 1u);
+    tree_raise_cversion(t, parent, parent_cversion, zxid);
     tree_attach(t, parent, n, h, path_len);
     if (owner != 0)
         tree_special_add(t, n, owner);
