@@ -136,6 +136,21 @@ static int arena_commit_segment(struct arena *a) {
     return 0;
 }
 
+void arena_commit_ahead(struct arena *a, size_t bytes, void **start, size_t *len) {
+    size_t from = (size_t)a->fresh_pages << ARENA_PAGE_SHIFT;
+    size_t to = from + ((bytes + ARENA_SEGMENT - 1) & ~(ARENA_SEGMENT - 1));
+    if (bytes > a->reserved || to > a->reserved)
+        to = a->reserved;
+    while (a->committed < to) {
+        if (arena_commit_segment(a) != 0)
+            break;
+    }
+    if (to > a->committed)
+        to = a->committed;
+    *start = a->base + from;
+    *len = to > from ? to - from : 0;
+}
+
 /* An empty page for class c, linked on its partial list; 0 when exhausted. */
 static uint32_t arena_page_take(struct arena *a, uint32_t c) {
     uint32_t idx = a->free_pages;

@@ -72,6 +72,15 @@ static inline bool arena_owns(const struct arena *a, const void *p) {
            (size_t)((const uint8_t *)p - a->base) < a->reserved;
 }
 
+/* Commits the range far enough that the next `bytes` (rounded up to whole
+ * segments) past the pages handed out so far are usable, and returns that stretch
+ * (*len 0 when the range is exhausted or a commit fails; shorter when only part
+ * could be committed). arena_alloc takes fresh pages in address order, so a
+ * caller that knows a burst of allocations is coming (a snapshot load) can fault
+ * the stretch in from another thread (madvise MADV_POPULATE_WRITE) while it
+ * allocates; the arena itself is not touched by that. */
+void arena_commit_ahead(struct arena *a, size_t bytes, void **start, size_t *len);
+
 /* The class size that serves `size` bytes (for tests and accounting). */
 size_t arena_class_size(size_t size);
 

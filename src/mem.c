@@ -67,6 +67,13 @@ static bool mem_arena_ready(void) {
     return mem_arena_state == 1;
 }
 
+void zk_mem_commit_ahead(size_t bytes, void **start, size_t *len) {
+    *start = NULL;
+    *len = 0;
+    if (mem_arena_ready())
+        arena_commit_ahead(&mem_arena, bytes, start, len);
+}
+
 /* The allocation itself, after the failure hook was consulted. */
 static void *mem_alloc(size_t size) {
     if (size <= ARENA_MAX_BLOCK && mem_arena_ready()) {

@@ -28,6 +28,10 @@ uint64_t zk_mem_bytes_in_use(void);
 uint64_t zk_mem_huge_bytes(void);
 /* The part of that range in use now (len 0 when there is none). */
 void zk_mem_huge_range(void **start, size_t *len);
+/* Commits allocator range for the next `bytes` of small blocks and returns it, for
+ * a thread to fault in ahead of a burst of allocations (arena_commit_ahead); len
+ * 0 when small blocks do not come from the arena (ASan builds). */
+void zk_mem_commit_ahead(size_t bytes, void **start, size_t *len);
 /* Test hook: the nth allocation from now (1-based) fails; 0 disables. */
 void zk_mem_fail_after(uint64_t nth);
 

@@ -212,6 +212,10 @@ static inline bool tree_kids_small(const struct tree_kids *k) {
     return k->cap <= TREE_KIDS_SMALL_MAX;
 }
 
+static inline bool tree_kids_deferred(const struct tree_kids *k) {
+    return (k->cap & TREE_KIDS_DEFERRED) != 0;
+}
+
 /* Is n's name exactly these len bytes? Reads no further than n's NUL (a stored
  * name has no NUL inside; a looked-up one with a NUL never matches). Names are
  * short and the tag has already matched: a plain loop beats strnlen + memcmp. */
@@ -228,7 +232,7 @@ static struct tree_node *tree_kids_find(const struct tree_kids *k, const char *n
     if (k == NULL)
         return NULL;
     uintptr_t tag = tree_kid_tag(h);
-    if (tree_kids_small(k)) {
+    if (tree_kids_small(k) || tree_kids_deferred(k)) {
         for (uint32_t i = 0; i < k->count; i++) {
             uintptr_t s = k->slot[i];
             if ((s & ~TREE_KIDS_PTR_MASK) == tag && tree_name_is(tree_kid(s), name, len))
@@ -249,20 +253,26 @@ static struct tree_node *tree_kids_find(const struct tree_kids *k, const char *n
 }
 
 /* Adds a slot value to an index with room for it. h is the child's name hash
- * (needed by tables only). */
-static void tree_kids_put(struct tree_kids *k, uintptr_t slot, uint64_t h) {
-    if (tree_kids_small(k)) {
-        ZK_ASSERT(k->count < k->cap);
+ * (needed by tables only). Returns whether the table already held a child of
+ * the same name (only a deferred list, built by tree_restore_end, can). */
+static bool tree_kids_put(struct tree_kids *k, uintptr_t slot, uint64_t h) {
+    if (tree_kids_small(k) || tree_kids_deferred(k)) {
+        ZK_ASSERT(k->count < (k->cap & ~TREE_KIDS_DEFERRED));
         k->slot[k->count++] = slot;
-        return;
+        return false;
     }
+    bool twice = false;
     uint32_t i = tree_kid_home(h, k->cap);
-    while (k->slot[i] != 0) {
+    for (uintptr_t s; (s = k->slot[i]) != 0;) {
+        if (((s ^ slot) & ~TREE_KIDS_PTR_MASK) == 0 &&
+            strcmp(tree_kid(s)->name, tree_kid(slot)->name) == 0)
+            twice = true;
         if (++i == k->cap)
             i = 0;
     }
     k->slot[i] = slot;
     k->count++;
+    return twice;
 }
 
 /* Capacity for count children: a small array with room to spare, or a table
@@ -278,9 +288,10 @@ static uint32_t tree_kids_cap_for(uint32_t count) {
     return count * 2;
 }
 
-/* Moves the children of old (freed) into a new index sized for count. */
-static struct tree_kids *tree_kids_rebuild(struct tree_kids *old, uint32_t count) {
-    ZK_ASSERT(count > 0 && (old == NULL || old->count <= count));
+/* Moves the children of old (freed; not a deferred list) into a new index sized
+ * for count. *twice is set if two children have the same name. */
+static struct tree_kids *tree_kids_rebuild(struct tree_kids *old, uint32_t count, bool *twice) {
+    ZK_ASSERT(count > 0 && (old == NULL || (old->count <= count && !tree_kids_deferred(old))));
     uint32_t cap = tree_kids_cap_for(count);
     struct tree_kids *k = zk_xcalloc(1, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
     k->cap = cap;
@@ -311,13 +322,15 @@ static struct tree_kids *tree_kids_rebuild(struct tree_kids *old, uint32_t count
         uint64_t h = tree_node_name_hash(tree_kid(s));
         __builtin_prefetch(&k->slot[tree_kid_home(h, k->cap)], 1);
         uint32_t at = queued++ % TREE_KIDS_AHEAD;
-        if (queued > TREE_KIDS_AHEAD)
-            tree_kids_put(k, ring_slot[at], ring_hash[at]);
+        if (queued > TREE_KIDS_AHEAD && tree_kids_put(k, ring_slot[at], ring_hash[at]))
+            *twice = true;
         ring_slot[at] = s;
         ring_hash[at] = h;
     }
-    for (uint32_t j = queued > TREE_KIDS_AHEAD ? queued - TREE_KIDS_AHEAD : 0; j < queued; j++)
-        tree_kids_put(k, ring_slot[j % TREE_KIDS_AHEAD], ring_hash[j % TREE_KIDS_AHEAD]);
+    for (uint32_t j = queued > TREE_KIDS_AHEAD ? queued - TREE_KIDS_AHEAD : 0; j < queued; j++) {
+        if (tree_kids_put(k, ring_slot[j % TREE_KIDS_AHEAD], ring_hash[j % TREE_KIDS_AHEAD]))
+            *twice = true;
+    }
     zk_free(old);
     return k;
 }
@@ -329,16 +342,28 @@ static void tree_kids_add(struct tree_node *parent, struct tree_node *child, uin
     ZK_ASSERT((p & ~TREE_KIDS_PTR_MASK) == 0); /* the tag bits are free */
     struct tree_node_more *m = tree_node_more(parent);
     struct tree_kids *k = m->kids;
-    if (k == NULL || (tree_kids_small(k) ? k->count == k->cap
-                                         : (uint64_t)(k->count + 1) * 5 > (uint64_t)k->cap * 4))
-        m->kids = k = tree_kids_rebuild(k, (k != NULL ? k->count : 0) + 1);
-    tree_kids_put(k, p | tree_kid_tag(h), h);
+    bool twice = false;
+    if (k != NULL && tree_kids_deferred(k)) {
+        uint32_t cap = k->cap & ~TREE_KIDS_DEFERRED;
+        if (k->count == cap) { /* a list: grows by copying, no hashing */
+            ZK_ASSERT(cap <= (TREE_KIDS_DEFERRED - 1) / 2);
+            cap *= 2;
+            m->kids = k = zk_xrealloc(k, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
+            k->cap = cap | TREE_KIDS_DEFERRED;
+        }
+    } else if (k == NULL ||
+               (tree_kids_small(k) ? k->count == k->cap
+                                   : (uint64_t)(k->count + 1) * 5 > (uint64_t)k->cap * 4)) {
+        m->kids = k = tree_kids_rebuild(k, (k != NULL ? k->count : 0) + 1, &twice);
+    }
+    twice |= tree_kids_put(k, p | tree_kid_tag(h), h);
+    ZK_ASSERT(!twice); /* callers look the name up first */
     child->parent = parent;
 }
 
 /* The slot holding child c (which must be in k). */
 static uint32_t tree_kids_slot_of(const struct tree_kids *k, const struct tree_node *c) {
-    ZK_ASSERT(k != NULL);
+    ZK_ASSERT(k != NULL && !tree_kids_deferred(k));
     if (tree_kids_small(k)) {
         for (uint32_t i = 0; i < k->count; i++) {
             if (tree_kid(k->slot[i]) == c)
@@ -394,7 +419,9 @@ static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
         zk_free(k);
         m->kids = NULL;
     } else if (!tree_kids_small(k) && (uint64_t)k->count * 5 < k->cap) {
-        m->kids = tree_kids_rebuild(k, k->count); /* load under 0.2: shrink */
+        bool twice = false;
+        m->kids = tree_kids_rebuild(k, k->count, &twice); /* load under 0.2: shrink */
+        ZK_ASSERT(!twice);
     }
 }
 
@@ -915,12 +942,75 @@ void tree_node_set_stat(struct tree *t, struct tree_node *n, const struct tree_n
 
 /* ---- snapshot restore ---- */
 
-/* The node at path (a parent path of plen bytes), found from `near` (the node
- * restored last) or its ancestors, else by lookup. */
-static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_node *near,
+void tree_restore_begin(struct tree *t, struct tree_restore *r) {
+    memset(r, 0, sizeof(*r));
+    /* A fresh tree has a handful of nodes: list the ones with children. */
+    r->all_seeded = t->node_count > 64;
+    for (const struct tree_node *n = t->root; n != NULL && !r->all_seeded;
+         n = tree_preorder_next(n, NULL)) {
+        if (tree_node_kids(n) == NULL)
+            continue;
+        if (r->seeded_count == TREE_RESTORE_SEEDED_MAX)
+            r->all_seeded = true;
+        else
+            r->seeded[r->seeded_count++] = n;
+    }
+}
+
+static bool tree_restore_seeded(const struct tree_restore *r, const struct tree_node *n) {
+    if (r->all_seeded)
+        return true;
+    for (uint32_t i = 0; i < r->seeded_count; i++) {
+        if (r->seeded[i] == n)
+            return true;
+    }
+    return false;
+}
+
+/* Turns parent's full small index into a deferred list. */
+static void tree_restore_defer(struct tree_restore *r, struct tree_node *parent) {
+    struct tree_node_more *m = parent->u.more;
+    uint32_t cap = 8 * TREE_KIDS_SMALL_MAX;
+    struct tree_kids *k = zk_xrealloc(m->kids, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
+    k->cap = cap | TREE_KIDS_DEFERRED;
+    m->kids = k;
+    if (r->deferred_count == r->deferred_cap) {
+        ZK_ASSERT(r->deferred_cap <= UINT32_MAX / 4);
+        r->deferred_cap = r->deferred_cap != 0 ? 2 * r->deferred_cap : 16;
+        r->deferred = zk_xrealloc(r->deferred, (size_t)r->deferred_cap * sizeof(*r->deferred));
+    }
+    r->deferred[r->deferred_count++] = parent;
+}
+
+/* Makes every deferred list a table, in one pass each: the list holds the
+ * children in the order they were restored, which is the order their nodes
+ * were allocated, so reading their names to hash them runs through memory. */
+static void tree_restore_settle(struct tree_restore *r) {
+    for (uint32_t i = 0; i < r->deferred_count; i++) {
+        struct tree_node_more *m = r->deferred[i]->u.more;
+        struct tree_kids *k = m->kids;
+        ZK_ASSERT(tree_kids_deferred(k));
+        k->cap = k->count; /* a list without holes */
+        m->kids = tree_kids_rebuild(k, k->count, &r->twice);
+    }
+    r->deferred_count = 0;
+}
+
+bool tree_restore_end(struct tree_restore *r) {
+    tree_restore_settle(r);
+    zk_free(r->deferred);
+    r->deferred = NULL;
+    r->deferred_cap = 0;
+    return !r->twice;
+}
+
+/* The node at path (a parent path of plen bytes), found from r->cursor (the
+ * node restored last) or its ancestors, else by lookup. */
+static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_restore *r,
                                              const char *path, uint32_t plen) {
     if (plen == 1)
         return t->root;
+    struct tree_node *near = r->cursor;
     if (near != NULL) {
         /* In pre-order the parent is near or one of its ancestors: the one at the
          * parent path's depth (its number of '/'). */
@@ -936,6 +1026,9 @@ static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_n
                 return near;
         }
     }
+    /* Not pre-order: lookups by path from here on, so no more deferred lists. */
+    tree_restore_settle(r);
+    r->defer_off = true;
     return tree_find(t, path, plen);
 }
 
@@ -953,7 +1046,7 @@ static void tree_node_set_persisted(struct tree *t, struct tree_node *n,
     tree_node_set_stat(t, n, &raw);
 }
 
-bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
+bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path, uint32_t len,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st) {
     struct tree_node *n = t->root;
@@ -963,31 +1056,38 @@ bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *pa
         uint32_t slash = len;
         while (path[slash - 1] != '/')
             slash--;
-        struct tree_node *parent =
-            tree_restore_parent(t, *cursor, path, slash == 1 ? 1 : slash - 1);
+        struct tree_node *parent = tree_restore_parent(t, r, path, slash == 1 ? 1 : slash - 1);
         if (parent == NULL)
             return false;
         const char *name = path + slash;
         uint32_t name_len = len - slash;
         uint64_t h = tree_name_hash(name, name_len);
-        n = tree_kids_find(tree_node_kids(parent), name, name_len, h);
+        const struct tree_kids *k = tree_node_kids(parent);
+        bool seeded = tree_restore_seeded(r, parent);
+        /* a deferred list is checked for names listed twice when it is built */
+        n = k != NULL && tree_kids_deferred(k) ? NULL : tree_kids_find(k, name, name_len, h);
+        if (n != NULL && !seeded)
+            return false; /* listed twice */
         if (n == NULL) {
+            if (k != NULL && tree_kids_small(k) && k->count == TREE_KIDS_SMALL_MAX && !seeded &&
+                !r->defer_off)
+                tree_restore_defer(r, parent);
             n = tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl,
                                   st->ephemeral_owner, tree_node_raw(parent).cversion,
                                   st->czxid, st->ctime);
             tree_node_set_persisted(t, n, st);
-            *cursor = n;
+            r->cursor = n;
             return true;
         }
     }
-    /* an existing node: the root, a system node, or a path listed twice; never
-     * ephemeral, container or TTL */
+    /* an existing node: the root or a child of a seeded parent (a system node);
+     * never ephemeral, container or TTL */
     if (tree_owner_kind(st->ephemeral_owner) != TREE_NORMAL || tree_node_kind(n) != TREE_NORMAL)
         return false;
     tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
     tree_set_acl(t, n, acl, st->aversion);
     tree_node_set_persisted(t, n, st);
-    *cursor = n;
+    r->cursor = n;
     return true;
 }
 
@@ -1166,6 +1266,8 @@ static const char *tree_check_kids(const struct tree_node *n) {
     const struct tree_kids *k = tree_node_kids(n);
     if (k == NULL)
         return NULL;
+    if (tree_kids_deferred(k))
+        return "deferred child list outside a restore";
     if (k->count == 0 || k->count > k->cap)
         return "child index count out of range";
     if (!tree_kids_small(k) && (uint64_t)k->count * 5 > (uint64_t)k->cap * 4)

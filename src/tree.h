@@ -103,6 +103,10 @@ struct tree_node_stat {
  * TREE_KIDS_SMALL_MAX slots the children fill slot[0 .. count) in no order. */
 #define TREE_KIDS_SMALL_MAX 7u
 #define TREE_KIDS_PTR_MASK ((((uintptr_t)1) << 48) - 1)
+/* In cap: a list being filled by a snapshot restore (slot[0 .. count) in the
+ * snapshot's order, unhashed), made a table by tree_restore_end. Only a restore
+ * ever sees one. */
+#define TREE_KIDS_DEFERRED 0x80000000u
 struct tree_kids {
     uint32_t count;
     uint32_t cap;
@@ -207,17 +211,50 @@ void tree_raise_cversion(struct tree *t, struct tree_node *parent, int32_t cvers
 /* Overwrites every stat field but data_len (tests and snapshot restore). */
 void tree_node_set_stat(struct tree *t, struct tree_node *n, const struct tree_node_stat *st);
 
-/* Restores a node exactly as persisted (snapshot load): creates it under its
- * existing parent, or overwrites an existing node (the root and system nodes), with
- * the given data, ACL (borrowed, interned) and persisted stat. The parent's stat is
- * left alone (it comes from the snapshot too). Returns false if the parent is
- * missing, the path is not absolute or holds a NUL, or an existing node would be or
- * become ephemeral, container or TTL. *cursor (NULL at the start) is the node
- * restored last: snapshots list nodes in pre-order, so the parent is found by
- * walking up from it instead of a lookup by path. */
-bool tree_restore_node(struct tree *t, struct tree_node **cursor, const char *path, uint32_t len,
+/* Restoring a snapshot (snap_load):
+ *   struct tree_restore r;
+ *   tree_restore_begin(t, &r);
+ *   ... tree_restore_node(t, &r, ...) for each node, parents first ...
+ *   ok = tree_restore_end(&r);     (always, also after a failure)
+ * Nothing else may use the tree between begin and end.
+ *
+ * A big directory would otherwise cost a child-index probe per node (a cache
+ * miss) and a rehash of every child each time the table grows. So once a parent
+ * restored from the snapshot passes TREE_KIDS_SMALL_MAX children, its index
+ * becomes a deferred list (TREE_KIDS_DEFERRED): children are appended unhashed
+ * and unchecked, and tree_restore_end builds each table once, at its final size,
+ * from the list's order, which is the order the nodes sit in memory. A name
+ * listed twice under such a parent is found then. */
+#define TREE_RESTORE_SEEDED_MAX 8u
+struct tree_restore {
+    struct tree_node *cursor;     /* the node restored last; NULL at the start */
+    struct tree_node **deferred;  /* parents whose index is a deferred list */
+    uint32_t deferred_count;
+    uint32_t deferred_cap;
+    /* Parents that had children before the restore (the root, /zookeeper): a
+     * snapshot lists those children again, and they are overwritten in place. */
+    const struct tree_node *seeded[TREE_RESTORE_SEEDED_MAX];
+    uint32_t seeded_count;
+    bool all_seeded; /* the tree was not fresh: every parent counts as seeded */
+    bool defer_off;  /* the snapshot left pre-order: no more deferred lists */
+    bool twice;     /* a deferred list held a name twice */
+};
+void tree_restore_begin(struct tree *t, struct tree_restore *r);
+/* Restores a node exactly as persisted: creates it under its existing parent,
+ * with the given data, ACL (borrowed, interned) and persisted stat, or
+ * overwrites an existing child of a seeded parent (the root and the system
+ * nodes). The parent's stat is left alone (it comes from the snapshot too).
+ * Returns false if the parent is missing, the path is not absolute or holds a
+ * NUL, the path is listed twice under a parent that is not seeded, or a node
+ * would be or become ephemeral, container or TTL. Snapshots list nodes in
+ * pre-order, so the parent is found by walking up from r->cursor instead of a
+ * lookup by path. */
+bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path, uint32_t len,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st);
+/* Builds the deferred indexes and frees r's memory. Returns false if a parent
+ * holds a name twice (the tree is then only fit for tree_deinit). */
+bool tree_restore_end(struct tree_restore *r);
 
 /* ---- reading a node ---- */
 

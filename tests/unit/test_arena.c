@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -154,6 +155,46 @@ TEST(arena, huge_page_advice_starts_past_huge_after)
         ASSERT_EQ_I64(a.huge_bytes, ARENA_SEGMENT);
     for (size_t i = 0; i < n; i++)
         arena_free(&a, b[i]);
+    zk_free(b);
+    arena_deinit(&a);
+}
+
+TEST(arena, commit_ahead_returns_the_stretch_the_next_allocations_fill)
+{
+    struct arena a;
+    ASSERT_OK(arena_init(&a, 4 * ARENA_SEGMENT, 4 * ARENA_SEGMENT));
+    uint8_t *first = arena_alloc(&a, 100);
+    ASSERT_NOT_NULL(first);
+    fill(first, 100, 7);
+    void *start;
+    size_t len;
+    /* one byte past a segment: two whole segments, from the first unused page */
+    arena_commit_ahead(&a, ARENA_SEGMENT + 1, &start, &len);
+    ASSERT_TRUE((uint8_t *)start == a.base + ARENA_PAGE);
+    ASSERT_EQ_I64(len, 2 * ARENA_SEGMENT);
+    ASSERT_EQ_I64(a.committed, 3 * ARENA_SEGMENT);
+#ifdef MADV_POPULATE_WRITE
+    /* faulting it in (what store.c's thread does) changes no contents */
+    (void)madvise((uint8_t *)start - ARENA_PAGE, len, MADV_POPULATE_WRITE);
+#endif
+    ASSERT_TRUE(intact(first, 100, 7));
+    /* the next pages taken are the stretch's, in order */
+    size_t n = len / ARENA_MAX_BLOCK;
+    void **b = zk_xcalloc(n, sizeof(*b));
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_NOT_NULL(b[i] = arena_alloc(&a, ARENA_MAX_BLOCK));
+        ASSERT_TRUE((uint8_t *)b[i] >= (uint8_t *)start &&
+                    (uint8_t *)b[i] + ARENA_MAX_BLOCK <= (uint8_t *)start + len);
+    }
+    /* past the reservation: what is left, then nothing */
+    arena_commit_ahead(&a, 10 * ARENA_SEGMENT, &start, &len);
+    ASSERT_EQ_I64(len, 4 * ARENA_SEGMENT - ((uint8_t *)start - a.base));
+    ASSERT_EQ_I64(a.committed, 4 * ARENA_SEGMENT);
+    arena_commit_ahead(&a, (size_t)1 << 62, &start, &len);
+    ASSERT_EQ_I64(len, 4 * ARENA_SEGMENT - ((uint8_t *)start - a.base));
+    for (size_t i = 0; i < n; i++)
+        arena_free(&a, b[i]);
+    arena_free(&a, first);
     zk_free(b);
     arena_deinit(&a);
 }

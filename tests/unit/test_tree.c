@@ -632,41 +632,148 @@ static struct tree_stat restored_stat(int64_t zxid)
     return st;
 }
 
-static bool restore(struct tree *t, struct tree_node **cursor, const char *p, int64_t zxid)
+static bool restore(struct tree *t, struct tree_restore *r, const char *p, int64_t zxid)
 {
     struct tree_stat st = restored_stat(zxid);
-    return tree_restore_node(t, cursor, p, (uint32_t)strlen(p), "d", 1, acl_open_unsafe(), &st);
+    return tree_restore_node(t, r, p, (uint32_t)strlen(p), "d", 1, acl_open_unsafe(), &st);
 }
 
 TEST(tree, restore_finds_parents_in_pre_order_and_out_of_it)
 {
     struct tree t;
     tree_init(&t);
-    struct tree_node *cur = NULL;
+    struct tree_restore r;
+    tree_restore_begin(&t, &r);
     /* pre-order, as snapshots list nodes: the parent is the cursor or an ancestor */
-    ASSERT_TRUE(restore(&t, &cur, "/a", 2));
-    ASSERT_TRUE(restore(&t, &cur, "/a/b", 3));
-    ASSERT_TRUE(restore(&t, &cur, "/a/b/c", 4));
-    ASSERT_TRUE(restore(&t, &cur, "/a/bb", 5)); /* parent is two levels up */
-    ASSERT_TRUE(restore(&t, &cur, "/z", 6));    /* the root */
+    ASSERT_TRUE(restore(&t, &r, "/a", 2));
+    ASSERT_TRUE(restore(&t, &r, "/a/b", 3));
+    ASSERT_TRUE(restore(&t, &r, "/a/b/c", 4));
+    ASSERT_TRUE(restore(&t, &r, "/a/bb", 5)); /* parent is two levels up */
+    ASSERT_TRUE(restore(&t, &r, "/z", 6));    /* the root */
     /* out of order: the parent is elsewhere, found by path */
-    ASSERT_TRUE(restore(&t, &cur, "/a/b/c2", 7));
+    ASSERT_TRUE(restore(&t, &r, "/a/b/c2", 7));
     ASSERT_TRUE(must_find(&t, "/a/b/c2")->parent == must_find(&t, "/a/b"));
     ASSERT_TRUE(must_find(&t, "/a/bb")->parent == must_find(&t, "/a"));
     ASSERT_TRUE(must_find(&t, "/z")->parent == t.root);
     ASSERT_EQ_I64(tree_child_count(must_find(&t, "/a/b")), 2);
     /* a prefix that is not a path component is not a parent */
-    ASSERT_TRUE(restore(&t, &cur, "/ab", 8));
+    ASSERT_TRUE(restore(&t, &r, "/ab", 8));
     ASSERT_TRUE(must_find(&t, "/ab")->parent == t.root);
     /* a missing parent and bad paths are refused */
-    ASSERT_FALSE(restore(&t, &cur, "/nope/x", 9));
-    ASSERT_FALSE(restore(&t, &cur, "/a/", 9));
-    ASSERT_FALSE(restore(&t, &cur, "a", 9));
-    /* an existing node is overwritten in place, not duplicated */
+    ASSERT_FALSE(restore(&t, &r, "/nope/x", 9));
+    ASSERT_FALSE(restore(&t, &r, "/a/", 9));
+    ASSERT_FALSE(restore(&t, &r, "a", 9));
+    /* the root's children and the system nodes existed before the restore: a
+     * snapshot lists them again, and they are overwritten in place */
     uint64_t count = tree_node_count(&t);
-    ASSERT_TRUE(restore(&t, &cur, "/a/b", 10));
+    ASSERT_TRUE(restore(&t, &r, "/zookeeper", 10));
+    ASSERT_TRUE(restore(&t, &r, "/z", 11));
     ASSERT_EQ_I64(tree_node_count(&t), count);
-    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/a/b")).mzxid, 10);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/zookeeper")).mzxid, 10);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/z")).mzxid, 11);
+    /* below them, a node listed twice is a broken snapshot */
+    ASSERT_FALSE(restore(&t, &r, "/a/b", 12));
+    ASSERT_EQ_I64(tree_node_count(&t), count);
+    ASSERT_TRUE(tree_restore_end(&r));
+    ASSERT_TRUE(tree_check(&t) == NULL);
+    tree_deinit(&t);
+}
+
+/* A snapshot-shaped directory: n children of parent, in pre-order, each with a
+ * child of its own every 7th one (so the list is interleaved with subtrees). */
+static void restore_dir(struct tree *t, struct tree_restore *r, const char *parent, uint32_t n,
+                        int64_t zxid)
+{
+    char path[128];
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/k%u", parent, i);
+        ASSERT_TRUE(restore(t, r, path, zxid));
+        if (i % 7 == 0) {
+            snprintf(path, sizeof(path), "%s/k%u/leaf", parent, i);
+            ASSERT_TRUE(restore(t, r, path, zxid));
+        }
+    }
+}
+
+TEST(tree, big_directories_are_indexed_once_at_the_end_of_a_restore)
+{
+    struct tree t;
+    tree_init(&t);
+    struct tree_restore r;
+    tree_restore_begin(&t, &r);
+    ASSERT_TRUE(restore(&t, &r, "/big", 2));
+    restore_dir(&t, &r, "/big", 5000, 3);
+    /* the root is seeded: it keeps a real index however many children it has */
+    for (uint32_t i = 0; i < 20; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/r%u", i);
+        ASSERT_TRUE(restore(&t, &r, path, 4));
+    }
+    ASSERT_TRUE(restore(&t, &r, "/zookeeper", 5)); /* overwritten, as before */
+    ASSERT_TRUE(restore(&t, &r, "/zookeeper/quota", 5));
+    ASSERT_EQ_I64(r.deferred_count, 1);
+    ASSERT_TRUE(tree_node_kids(must_find(&t, "/big"))->cap & TREE_KIDS_DEFERRED);
+    ASSERT_TRUE(tree_restore_end(&r));
+    ASSERT_TRUE(r.deferred == NULL);
+    ASSERT_TRUE(tree_check(&t) == NULL);
+    const struct tree_kids *k = tree_node_kids(must_find(&t, "/big"));
+    ASSERT_EQ_I64(k->count, 5000);
+    ASSERT_EQ_I64(k->cap, 10000); /* sized once for the final count */
+    ASSERT_NOT_NULL(find(&t, "/big/k4999"));
+    ASSERT_NOT_NULL(find(&t, "/big/k4998"));
+    ASSERT_NOT_NULL(find(&t, "/big/k7/leaf"));
+    ASSERT_EQ_I64(tree_child_count(t.root), 2 + 20);
+    ASSERT_EQ_I64(tree_node_raw(must_find(&t, "/zookeeper/quota")).mzxid, 5);
+    ASSERT_EQ_I64(tree_node_count(&t), 4 + 1 + 5000 + 715 + 20);
+    tree_deinit(&t);
+}
+
+TEST(tree, a_name_listed_twice_in_a_big_directory_fails_the_restore_and_frees_cleanly)
+{
+    uint64_t before = zk_mem_bytes_in_use();
+    struct tree t;
+    tree_init(&t);
+    struct tree_restore r;
+    tree_restore_begin(&t, &r);
+    ASSERT_TRUE(restore(&t, &r, "/big", 2));
+    restore_dir(&t, &r, "/big", 100, 3);
+    ASSERT_TRUE(restore(&t, &r, "/big/k50", 4)); /* not looked up: found at the end */
+    ASSERT_FALSE(tree_restore_end(&r));
+    tree_deinit(&t);
+    ASSERT_EQ_I64(zk_mem_bytes_in_use(), before);
+    /* a restore that fails while a list is deferred frees it too */
+    tree_init(&t);
+    tree_restore_begin(&t, &r);
+    ASSERT_TRUE(restore(&t, &r, "/big", 2));
+    restore_dir(&t, &r, "/big", 100, 3);
+    ASSERT_FALSE(restore(&t, &r, "/nope/x", 4));
+    ASSERT_TRUE(tree_restore_end(&r));
+    tree_deinit(&t);
+    ASSERT_EQ_I64(zk_mem_bytes_in_use(), before);
+}
+
+TEST(tree, a_restore_that_leaves_pre_order_indexes_the_deferred_lists_first)
+{
+    struct tree t;
+    tree_init(&t);
+    struct tree_restore r;
+    tree_restore_begin(&t, &r);
+    ASSERT_TRUE(restore(&t, &r, "/big", 2));
+    restore_dir(&t, &r, "/big", 300, 3);
+    ASSERT_TRUE(restore(&t, &r, "/other", 4));
+    /* /big is not an ancestor of the cursor: a lookup by path, through /big */
+    ASSERT_TRUE(restore(&t, &r, "/big/k299/late", 5));
+    ASSERT_EQ_I64(r.deferred_count, 0);
+    ASSERT_FALSE(tree_node_kids(must_find(&t, "/big"))->cap & TREE_KIDS_DEFERRED);
+    /* and later big directories keep a real index all along */
+    ASSERT_TRUE(restore(&t, &r, "/big2", 6));
+    restore_dir(&t, &r, "/big2", 50, 7);
+    ASSERT_EQ_I64(r.deferred_count, 0);
+    ASSERT_FALSE(restore(&t, &r, "/big/k1", 8)); /* listed twice */
+    ASSERT_TRUE(tree_restore_end(&r));
+    ASSERT_TRUE(tree_check(&t) == NULL);
+    ASSERT_NOT_NULL(find(&t, "/big/k299/late"));
+    ASSERT_EQ_I64(tree_child_count(must_find(&t, "/big2")), 50);
     tree_deinit(&t);
 }
 
@@ -1116,26 +1223,39 @@ TEST(tree, many_ephemerals_keep_creation_order_per_owner)
     tree_deinit(&t);
 }
 
-/* Restores the children of src's /p into a fresh tree in the given order and
- * returns the worst average probe count of /p's index seen along the way
- * (sampled as the index grows: a table filled badly shows it while it is small). */
-static double restore_children(struct tree *src, struct tree_node **order, uint32_t n)
+/* Adds the children of src's /p to a fresh tree in the given order and returns
+ * the worst average probe count of /p's index seen. By creates, it is sampled
+ * as the index grows (a table filled badly shows it while it is small); by a
+ * restore, the index is built once at the end and measured then. */
+static double fill_children(struct tree *src, struct tree_node **order, uint32_t n,
+                            bool by_restore)
 {
     struct tree dst;
     tree_init(&dst);
-    struct tree_node *cur = NULL;
-    ASSERT_TRUE(restore(&dst, &cur, "/p", 1));
+    struct tree_restore r;
+    tree_restore_begin(&dst, &r);
+    ASSERT_TRUE(restore(&dst, &r, "/p", 1));
+    if (!by_restore)
+        ASSERT_TRUE(tree_restore_end(&r));
     struct tree_node *p = must_find(&dst, "/p");
     double worst = 0;
     for (uint32_t i = 0; i < n; i++) {
         char path[64];
         snprintf(path, sizeof(path), "/p/%s", order[i]->name);
-        ASSERT_TRUE(restore(&dst, &cur, path, 2 + i));
+        if (by_restore) {
+            ASSERT_TRUE(restore(&dst, &r, path, 2 + i));
+            continue;
+        }
+        ASSERT_NOT_NULL(mk(&dst, path, "d", 0, 2 + i));
         if ((i & (i + 1)) == 0 || i % 997 == 0 || i + 1 == n) {
             double avg = (double)tree_child_probes(p) / (double)tree_child_count(p);
             if (avg > worst)
                 worst = avg;
         }
+    }
+    if (by_restore) {
+        ASSERT_TRUE(tree_restore_end(&r));
+        worst = (double)tree_child_probes(p) / (double)tree_child_count(p);
     }
     ASSERT_EQ_I64(tree_node_count(&dst), tree_node_count(src));
     check(&dst);
@@ -1146,7 +1266,8 @@ static double restore_children(struct tree *src, struct tree_node **order, uint3
 TEST(tree, restoring_children_in_index_order_keeps_probes_short)
 {
     /* A snapshot lists children in their index's slot order; inserting them in that
-     * order into smaller, growing tables must not pile them onto one probe run
+     * order into smaller, growing tables (creates), or into one table built at the
+     * end of a restore, must not pile them onto one probe run
      * (quadratic: a restart with 1M children never finished). Counted, not timed:
      * the worst average probes per child while the index grows stays near what
      * linear probing gives at load 0.5-0.8 (about 1.5-3), in index order as in a
@@ -1163,16 +1284,21 @@ TEST(tree, restoring_children_in_index_order_keeps_probes_short)
     for (struct tree_node *c; (c = tree_child_next(must_find(&t, "/p"), &it)) != NULL;)
         order[k++] = c;
     ASSERT_EQ_I64(k, N);
-    double in_order = restore_children(&t, order, N);
+    double in_order[2], shuffled[2];
+    for (int by_restore = 0; by_restore < 2; by_restore++)
+        in_order[by_restore] = fill_children(&t, order, N, by_restore);
     for (uint32_t i = N - 1; i > 0; i--) {
         uint32_t j = (uint32_t)(test_rand() % (i + 1));
         struct tree_node *x = order[i];
         order[i] = order[j];
         order[j] = x;
     }
-    double shuffled = restore_children(&t, order, N);
-    if (in_order > 8 || shuffled > 8)
-        FAIL("average probes per child: %.1f restoring in index order, %.1f shuffled", in_order,
-             shuffled);
+    for (int by_restore = 0; by_restore < 2; by_restore++)
+        shuffled[by_restore] = fill_children(&t, order, N, by_restore);
+    for (int by_restore = 0; by_restore < 2; by_restore++) {
+        if (in_order[by_restore] > 8 || shuffled[by_restore] > 8)
+            FAIL("average probes per child (%s): %.1f in index order, %.1f shuffled",
+                 by_restore ? "restore" : "creates", in_order[by_restore], shuffled[by_restore]);
+    }
     tree_deinit(&t);
 }
