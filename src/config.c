@@ -40,6 +40,7 @@ void config_defaults(struct config *c) {
     c->fsync_warn_ms = 1000;
     c->snap_retain_count = 3;
     c->purge_interval_h = 0;
+    c->poll_us = 200;
 }
 
 static int config_bad(char *err, size_t errlen, const char *key, const char *value,
@@ -108,6 +109,7 @@ static const struct config_int_key config_ints[] = {
     CFG_I64("fsync.warningthresholdms", fsync_warn_ms, 0, INT64_MAX / 2),
     CFG_I32("autopurge.snapRetainCount", snap_retain_count, 1, INT32_MAX),
     CFG_I32("autopurge.purgeInterval", purge_interval_h, 0, 596523), /* hours -> ms fits i64 */
+    CFG_I32("zkd.pollMicros", poll_us, 0, 10000), /* poll.h; 0 = sleep at once */
 };
 
 /* Keys ZooKeeper knows that zkd accepts but does not act on yet. */

@@ -41,6 +41,7 @@ struct config {
     int64_t fsync_warn_ms;       /* fsync.warningthresholdms */
     int32_t snap_retain_count;   /* autopurge.snapRetainCount (at least 3) */
     int32_t purge_interval_h;    /* autopurge.purgeInterval, hours; 0 = off */
+    int32_t poll_us;             /* zkd.pollMicros: most the loop polls before sleeping */
 };
 
 /* Writes a warning line for an unknown or ignored key (stderr by default). */

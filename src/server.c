@@ -1043,11 +1043,23 @@ static void server_before_sleep(struct server *s) {
 
 int server_run(struct server *s) {
     struct epoll_event events[ZK_LIMIT_EPOLL_EVENTS];
+    bool wrote = false, same_reader = false;
+    const struct conn *last_reader = NULL; /* compared, never followed: it may be freed */
     while (!s->stop) {
         s->input_backlog = false;
         server_before_sleep(s);
         int timeout = s->input_backlog ? 0 : server_poll_timeout(s);
-        int n = epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout);
+        /* Polling before sleeping (poll.h) is for a lone client waiting on each
+         * reply, whose next request comes soon after: the loop polls only when
+         * the last two requests came from one connection, no write waits for the
+         * log's fsync, and none was just answered (a writing client's next
+         * request comes an fsync later at the soonest). With several clients the
+         * loop is woken by one while it serves another, and polling would only
+         * take a vCPU from them and from the log writer. */
+        bool sleep_now = s->commit_count > 0 || wrote || !same_reader;
+        wrote = false;
+        int n = sleep_now ? epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout)
+                          : poll_wait(&s->poll, s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1061,6 +1073,7 @@ int server_run(struct server *s) {
             }
             if (events[i].data.ptr == (void *)s->store) {
                 store_ack(s->store); /* server_commit runs before the next sleep */
+                wrote = true;
                 continue;
             }
             struct conn *c = events[i].data.ptr;
@@ -1074,8 +1087,11 @@ int server_run(struct server *s) {
             }
             if (events[i].events & EPOLLOUT)
                 conn_flush(c);
-            if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP)))
+            if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP))) {
+                same_reader = c == last_reader;
+                last_reader = c;
                 conn_on_readable(c);
+            }
         }
         server_timers(s);
     }
@@ -1175,6 +1191,7 @@ int server_create(struct server **out, const struct config *cfg, char *err, size
     session_for_each(&s->sessions, server_rearm_session, s);
     prep_init(&s->prep, &s->tree, &s->sessions, cfg->extended_types);
     s->prep.reconfig_enabled = cfg->reconfig_enabled;
+    poll_wait_init(&s->poll, (int64_t)s->cfg.poll_us * 1000);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
         snprintf(err, errlen, "epoll_create1: %s", strerror(errno));

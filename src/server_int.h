@@ -10,6 +10,7 @@
 #include "config.h"
 #include "jute.h"
 #include "map.h"
+#include "poll.h"
 #include "prep.h"
 #include "queue.h"
 #include "session.h"
@@ -100,6 +101,7 @@ struct pending {
 struct server {
     struct config cfg;
     int epfd;
+    struct poll_wait poll; /* how the loop waits on epfd */
     int listen_fd;
     volatile sig_atomic_t stop;
     struct tree tree;

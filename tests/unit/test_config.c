@@ -75,6 +75,7 @@ TEST(config, defaults)
     ASSERT_EQ_I64(c.container_max_per_minute, 10000);
     ASSERT_EQ_I64(c.container_max_never_used_ms, 0);
     ASSERT_EQ_I64(c.listen_backlog, -1);
+    ASSERT_EQ_I64(c.poll_us, 200);
 }
 
 /* ---- config_set per key ---- */
@@ -96,6 +97,10 @@ TEST(config, set_integer_keys)
     ASSERT_OK(set(&c, "znode.container.checkIntervalMs", "1234", err, &w));
     ASSERT_OK(set(&c, "znode.container.maxPerMinute", "5", err, &w));
     ASSERT_OK(set(&c, "znode.container.maxNeverUsedIntervalMs", "8589934592", err, &w));
+    ASSERT_OK(set(&c, "zkd.pollMicros", "0", err, &w));
+    ASSERT_EQ_I64(c.poll_us, 0);
+    ASSERT_FALSE(set(&c, "zkd.pollMicros", "10001", err, &w) == 0);
+    ASSERT_TRUE(strstr(err, "zkd.pollMicros") != NULL);
     ASSERT_EQ_I64(c.tick_ms, 2000);
     ASSERT_EQ_I64(c.client_port, 0);
     ASSERT_EQ_I64(c.min_session_ms, 4000);
