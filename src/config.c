@@ -109,7 +109,7 @@ static const struct config_int_key config_ints[] = {
     CFG_I64("fsync.warningthresholdms", fsync_warn_ms, 0, INT64_MAX / 2),
     CFG_I32("autopurge.snapRetainCount", snap_retain_count, 1, INT32_MAX),
     CFG_I32("autopurge.purgeInterval", purge_interval_h, 0, 596523), /* hours -> ms fits i64 */
-    CFG_I32("zkd.pollMicros", poll_us, 0, 10000), /* poll.h; 0 = sleep at once */
+    CFG_I32("zkd.pollMicros", poll_us, 0, 10000), /* pollwait.h; 0 = sleep at once */
 };
 
 /* Keys ZooKeeper knows that zkd accepts but does not act on yet. */

@@ -1049,7 +1049,7 @@ int server_run(struct server *s) {
         s->input_backlog = false;
         server_before_sleep(s);
         int timeout = s->input_backlog ? 0 : server_poll_timeout(s);
-        /* Polling before sleeping (poll.h) is for a lone client waiting on each
+        /* Polling before sleeping (pollwait.h) is for a lone client waiting on each
          * reply, whose next request comes soon after: the loop polls only when
          * the last two requests came from one connection, no write waits for the
          * log's fsync, and none was just answered (a writing client's next

@@ -10,7 +10,7 @@
 #include "config.h"
 #include "jute.h"
 #include "map.h"
-#include "poll.h"
+#include "pollwait.h"
 #include "prep.h"
 #include "queue.h"
 #include "session.h"

@@ -1,4 +1,4 @@
-/* test_poll.c — the loop's wait (poll.h).
+/* test_pollwait.c — the loop's wait (pollwait.h).
  * Goal: the polling budget follows haltpoll's rule (grow from the start value
  * while sleeps end within the ceiling, halve past it, drop to 0 under the start),
  * a ceiling of 0 never polls, an event that comes while polling is returned
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "poll.h"
+#include "pollwait.h"
 
 TEST(poll, the_budget_grows_while_sleeps_are_short_and_shrinks_when_they_are_long)
 {

@@ -1,4 +1,4 @@
-#include "poll.h"
+#include "pollwait.h"
 
 #include <time.h>
 

@@ -1,4 +1,4 @@
-/* poll.h — the event loop's wait: poll a while before sleeping, adaptively.
+/* pollwait.h — the event loop's wait: poll a while before sleeping, adaptively.
  *
  * On a VM a thread that sleeps in epoll_wait lets its vCPU halt, and waking a
  * halted vCPU costs tens of microseconds (the host must run it again): for a
@@ -13,8 +13,8 @@
  * the caller's choice (server.c: only for a lone client in a request-reply loop).
  * The sleep after a poll keeps the whole timeout: timers may fire up to a
  * ceiling late. */
-#ifndef ZK_POLL_H
-#define ZK_POLL_H
+#ifndef ZK_POLLWAIT_H
+#define ZK_POLLWAIT_H
 
 #include <stdint.h>
 #include <sys/epoll.h>
