@@ -695,14 +695,20 @@ static void restore_dir(struct tree *t, struct tree_restore *r, const char *pare
     }
 }
 
+/* A fresh tree, a restore begun, and /big restored with n children. */
+static void begin_with_big_dir(struct tree *t, struct tree_restore *r, uint32_t n)
+{
+    tree_init(t);
+    tree_restore_begin(t, r);
+    ASSERT_TRUE(restore(t, r, "/big", 2));
+    restore_dir(t, r, "/big", n, 3);
+}
+
 TEST(tree, big_directories_are_indexed_once_at_the_end_of_a_restore)
 {
     struct tree t;
-    tree_init(&t);
     struct tree_restore r;
-    tree_restore_begin(&t, &r);
-    ASSERT_TRUE(restore(&t, &r, "/big", 2));
-    restore_dir(&t, &r, "/big", 5000, 3);
+    begin_with_big_dir(&t, &r, 5000);
     /* the root is seeded: it keeps a real index however many children it has */
     for (uint32_t i = 0; i < 20; i++) {
         char path[32];
@@ -732,20 +738,14 @@ TEST(tree, a_name_listed_twice_in_a_big_directory_fails_the_restore_and_frees_cl
 {
     uint64_t before = zk_mem_bytes_in_use();
     struct tree t;
-    tree_init(&t);
     struct tree_restore r;
-    tree_restore_begin(&t, &r);
-    ASSERT_TRUE(restore(&t, &r, "/big", 2));
-    restore_dir(&t, &r, "/big", 100, 3);
+    begin_with_big_dir(&t, &r, 100);
     ASSERT_TRUE(restore(&t, &r, "/big/k50", 4)); /* not looked up: found at the end */
     ASSERT_FALSE(tree_restore_end(&r));
     tree_deinit(&t);
     ASSERT_EQ_I64(zk_mem_bytes_in_use(), before);
     /* a restore that fails while a list is deferred frees it too */
-    tree_init(&t);
-    tree_restore_begin(&t, &r);
-    ASSERT_TRUE(restore(&t, &r, "/big", 2));
-    restore_dir(&t, &r, "/big", 100, 3);
+    begin_with_big_dir(&t, &r, 100);
     ASSERT_FALSE(restore(&t, &r, "/nope/x", 4));
     ASSERT_TRUE(tree_restore_end(&r));
     tree_deinit(&t);
@@ -755,11 +755,8 @@ TEST(tree, a_name_listed_twice_in_a_big_directory_fails_the_restore_and_frees_cl
 TEST(tree, a_restore_that_leaves_pre_order_indexes_the_deferred_lists_first)
 {
     struct tree t;
-    tree_init(&t);
     struct tree_restore r;
-    tree_restore_begin(&t, &r);
-    ASSERT_TRUE(restore(&t, &r, "/big", 2));
-    restore_dir(&t, &r, "/big", 300, 3);
+    begin_with_big_dir(&t, &r, 300);
     ASSERT_TRUE(restore(&t, &r, "/other", 4));
     /* /big is not an ancestor of the cursor: a lookup by path, through /big */
     ASSERT_TRUE(restore(&t, &r, "/big/k299/late", 5));
