@@ -677,14 +677,13 @@ static int store_replay_record(void *ctx, uint64_t offset, const uint8_t *payloa
     return 0;
 }
 
-/* Replays the logs that may hold txns after snap_zxid. */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
 /* Faulting in fresh memory is a large part of a big load: the kernel zeroes
  * every page the tree fills (and on a VM the host may have to back it first).
- * While a snapshot loads, a thread faults in the allocator's next stretch
+ * While a snapshot or a log loads, a thread faults in the allocator's next stretch
  * (zk_mem_commit_ahead) so that the zeroing runs beside the parse instead of
  * inside it. The contents are not touched, only page tables, so the two threads
  * share no data; the loop just finds the pages already there. */
@@ -730,6 +729,7 @@ static void store_prefault_stop(struct store_prefault *p) {
     p->started = false;
 }
 
+/* Replays the logs that may hold txns after snap_zxid. */
 static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
                              int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
                              char *err, size_t errlen) {
