@@ -23,8 +23,23 @@
  * The log writer: the loop encodes records into `pending` under the mutex; the
  * writer swaps it for its own buffer, write()s it (switching files at the roll
  * points the loop marked), fdatasyncs once, publishes the last zxid of the batch
- * as durable and signals the loop's eventfd. Files grow by preAllocSize (sparse,
- * like ZooKeeper's padding), so most fdatasyncs need no file-size update. */
+ * as durable and signals the loop's eventfd.
+ *
+ * Prepared log files: a third thread (store_prep_main) writes the next log file
+ * ahead of need: header, then real zeros, fdatasynced, as tmp.log.next. A roll
+ * renames it to log.<zxid> and syncs the directory. The writer then only
+ * overwrites blocks that are already allocated and written, so its fdatasync
+ * flushes data and the disk cache and never commits filesystem metadata (ext4
+ * and XFS journal a block allocation, or the conversion of an fallocated extent,
+ * on the fdatasync that first covers it; that commit also waits for any other
+ * metadata in flight, such as a snapshot being written). PostgreSQL zero-fills
+ * its WAL segments for the same reason. The size asked for at a roll is twice
+ * the bytes of the log that just ended, capped at preAllocSize, so a busy
+ * server does not write 64 MiB of zeros per roll for 10 MiB of txns. Past the
+ * prepared size, or when no prepared file is ready, a log grows sparse by
+ * preAllocSize (as ZooKeeper pads its logs). The same thread trims each finished
+ * log to its last record, and store_close trims the current one, so recovery
+ * does not walk the zeros. */
 #include "store.h"
 
 #include <dirent.h>
@@ -57,6 +72,7 @@
 
 #define STORE_ROLLS_MAX 8
 #define STORE_NAME_MAX 64
+#define STORE_PREP_NAME "tmp.log.next" /* the prepared log file (see above) */
 
 struct store_roll {
     uint64_t offset; /* in the pending buffer: the record starting the new file */
@@ -108,6 +124,20 @@ struct store {
     char log_name[STORE_NAME_MAX];
     uint64_t log_pos;
     uint64_t log_alloc;
+    /* the preparer thread (store_prep_main); the fields after prep_mu are under it */
+    pthread_t prep_thread;
+    bool prep_started;
+    uint8_t *prep_zeros; /* STORE_PREP_CHUNK zero bytes: the preparer never allocates */
+    pthread_mutex_t prep_mu;
+    pthread_cond_t prep_cv;
+    bool prep_stop;
+    int prep_fd;          /* a ready tmp.log.next, or -1 */
+    uint64_t prep_size;   /* its size */
+    uint64_t prep_want;   /* the size to prepare next; 0: nothing wanted */
+    int trim_fd;          /* a finished log for the preparer to trim, or -1 */
+    uint64_t trim_len;
+    uint64_t logs_prepared_used; /* written by the writer, read with __atomic */
+    uint64_t logs_created;
 };
 
 static int64_t store_mono_ms(void) {
@@ -906,7 +936,7 @@ static void store_remove_temps(const char *dir) {
     struct dirent *e;
     char path[4400];
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "tmp.snapshot.", 13) == 0) {
+        if (strncmp(e->d_name, "tmp.snapshot.", 13) == 0 || strcmp(e->d_name, STORE_PREP_NAME) == 0) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             unlink(path);
         }
@@ -1004,6 +1034,182 @@ out:
     return rc;
 }
 
+/* ---- prepared log files (see the top of this file) ---- */
+
+#define STORE_PREP_CHUNK (256u * 1024)
+#define STORE_PREP_FIRST (1u << 20)
+
+static void store_log_header(uint8_t h[WAL_HEADER_BYTES]) {
+    /* magic, version, dbid 0: by hand, as the writer thread does not allocate */
+    static const uint8_t head[WAL_HEADER_BYTES] = {0x5A, 0x4B, 0x4C, 0x47, 0, 0, 0, WAL_VERSION};
+    memcpy(h, head, WAL_HEADER_BYTES);
+    ZK_ASSERT(jute_be32(h) == WAL_MAGIC);
+}
+
+/* The size of the file that follows a log of `used` bytes: twice that, in 64 KiB
+ * steps, at most preAllocSize. */
+static uint64_t store_prep_size(const struct store *st, uint64_t used) {
+    const uint64_t step = 64 * 1024;
+    uint64_t want = (used * 2 + step - 1) / step * step;
+    if (want < step)
+        want = step;
+    if (want > (uint64_t)st->cfg.prealloc_bytes)
+        want = (uint64_t)st->cfg.prealloc_bytes;
+    return want;
+}
+
+/* Writes tmp.log.next: the header, then zeros to `size`, synced. The zeros go out
+ * in chunks, each written back before the next (sync_file_range), so the disk
+ * sees a steady trickle rather than one burst that the writer's next flush would
+ * have to wait for. Returns the open descriptor, or -1 (errno set, file removed). */
+static int store_prep_file(struct store *st, uint64_t size) {
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", st->log_dir, STORE_PREP_NAME);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    uint8_t h[WAL_HEADER_BYTES];
+    store_log_header(h);
+    int rc = store_write_all(fd, h, sizeof(h));
+    for (uint64_t off = sizeof(h); rc == 0 && off < size;) {
+        uint64_t n = size - off < STORE_PREP_CHUNK ? size - off : STORE_PREP_CHUNK;
+        ssize_t w = pwrite(fd, st->prep_zeros, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            rc = -1;
+            break;
+        }
+        /* best effort: a failure here only loses the pacing */
+        sync_file_range(fd, (off_t)off, w,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
+        off += (uint64_t)w;
+        if (__atomic_load_n(&st->prep_stop, __ATOMIC_RELAXED)) {
+            errno = ECANCELED;
+            rc = -1;
+        }
+    }
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void *store_prep_main(void *arg) {
+    struct store *st = arg;
+    /* below the loop and the writer, like the snapshot child */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    bool warned = false;
+    pthread_mutex_lock(&st->prep_mu);
+    for (;;) {
+        while (!st->prep_stop && st->trim_fd < 0 && (st->prep_fd >= 0 || st->prep_want == 0))
+            pthread_cond_wait(&st->prep_cv, &st->prep_mu);
+        if (st->prep_stop)
+            break;
+        if (st->trim_fd >= 0) {
+            int fd = st->trim_fd;
+            uint64_t len = st->trim_len;
+            st->trim_fd = -1;
+            pthread_mutex_unlock(&st->prep_mu);
+            /* no sync: if the cut is lost in a crash, the zeros read as padding */
+            if (ftruncate(fd, (off_t)len) != 0 && !warned) {
+                warned = true;
+                fprintf(stderr, "zkd: cannot trim a finished log in %s: %s (harmless)\n",
+                        st->log_dir, strerror(errno));
+            }
+            close(fd);
+            pthread_mutex_lock(&st->prep_mu);
+            continue;
+        }
+        uint64_t size = st->prep_want;
+        st->prep_want = 0;
+        pthread_mutex_unlock(&st->prep_mu);
+        int fd = store_prep_file(st, size);
+        int e = errno;
+        pthread_mutex_lock(&st->prep_mu);
+        if (fd >= 0) {
+            st->prep_fd = fd;
+            st->prep_size = size;
+        } else if (e != ECANCELED && !warned) {
+            /* the writer creates its logs itself, as before; the disk error, if it
+             * persists, will stop the server on the log itself */
+            warned = true;
+            fprintf(stderr,
+                    "zkd: cannot prepare the next log file in %s: %s%s; logs are created "
+                    "when needed instead\n",
+                    st->log_dir, strerror(e), store_errno_hint(e));
+        }
+    }
+    pthread_mutex_unlock(&st->prep_mu);
+    return NULL;
+}
+
+/* Takes the prepared file, if one is ready. */
+static int store_prep_take(struct store *st, uint64_t *size) {
+    pthread_mutex_lock(&st->prep_mu);
+    int fd = st->prep_fd;
+    *size = st->prep_size;
+    st->prep_fd = -1;
+    pthread_mutex_unlock(&st->prep_mu);
+    return fd;
+}
+
+/* Asks for the next file, sized after the log that ended (`ended_bytes`, 0 at the
+ * first log of a run). Only once the taken file has its new name: the preparer
+ * reuses the temporary one. */
+static void store_prep_request(struct store *st, uint64_t ended_bytes) {
+    pthread_mutex_lock(&st->prep_mu);
+    if (st->prep_started)
+        st->prep_want = store_prep_size(st, ended_bytes > 0 ? ended_bytes : STORE_PREP_FIRST / 2);
+    pthread_cond_signal(&st->prep_cv);
+    pthread_mutex_unlock(&st->prep_mu);
+}
+
+/* Stops the preparer: a file it was writing is removed, a ready one too, and a
+ * trim it had not done yet is done here. */
+static void store_prep_stop(struct store *st) {
+    pthread_mutex_lock(&st->prep_mu);
+    __atomic_store_n(&st->prep_stop, true, __ATOMIC_RELAXED);
+    pthread_cond_signal(&st->prep_cv);
+    pthread_mutex_unlock(&st->prep_mu);
+    if (st->prep_started)
+        pthread_join(st->prep_thread, NULL);
+    st->prep_started = false;
+    if (st->trim_fd >= 0) {
+        if (ftruncate(st->trim_fd, (off_t)st->trim_len) != 0)
+            fprintf(stderr, "zkd: cannot trim a finished log in %s: %s (harmless)\n", st->log_dir,
+                    strerror(errno));
+        close(st->trim_fd);
+        st->trim_fd = -1;
+    }
+    if (st->prep_fd >= 0) {
+        char prep[4400];
+        snprintf(prep, sizeof(prep), "%s/%s", st->log_dir, STORE_PREP_NAME);
+        close(st->prep_fd);
+        unlink(prep);
+        st->prep_fd = -1;
+    }
+    zk_free(st->prep_zeros);
+    st->prep_zeros = NULL;
+}
+
+void store_log_counts(struct store *st, struct store_log_counts *out) {
+    out->prepared = __atomic_load_n(&st->logs_prepared_used, __ATOMIC_RELAXED);
+    out->created = __atomic_load_n(&st->logs_created, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&st->prep_mu);
+    out->ready_bytes = st->prep_fd >= 0 ? st->prep_size : 0;
+    pthread_mutex_unlock(&st->prep_mu);
+}
+
 /* ---- the log writer ---- */
 
 static void store_fatal(const char *what, const char *file, int e) {
@@ -1018,33 +1224,62 @@ static void store_log_path(const struct store *st, const char *name, char *out, 
     snprintf(out, cap, "%s/%s", st->log_dir, name);
 }
 
-static void store_open_log(struct store *st, int64_t first_zxid) {
+/* `ended_bytes`: the size of the log this one follows (0: the first of this run). */
+static void store_open_log(struct store *st, int64_t first_zxid, uint64_t ended_bytes) {
     char path[4400];
     wal_file_name(first_zxid, st->log_name, sizeof(st->log_name));
     store_log_path(st, st->log_name, path, sizeof(path));
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        store_fatal("cannot create transaction log", path, errno);
-    /* the header by hand: the writer thread does not allocate (a fork for a
-     * snapshot may happen at any moment) */
-    uint8_t h[WAL_HEADER_BYTES] = {0x5A, 0x4B, 0x4C, 0x47, 0, 0, 0, WAL_VERSION};
-    ZK_ASSERT(jute_be32(h) == WAL_MAGIC);
-    if (store_write_all(fd, h, sizeof(h)) != 0)
-        store_fatal("cannot write transaction log", path, errno);
-    st->log_fd = fd;
-    st->log_pos = sizeof(h);
-    st->log_alloc = sizeof(h);
-    if (fsync(fd) != 0)
-        store_fatal("cannot fsync transaction log", path, errno);
+    uint64_t size = 0;
+    int fd = store_prep_take(st, &size);
+    if (fd >= 0) {
+        /* header and zeros are durable already: only the name is new. The name
+         * must not exist, as with O_EXCL below (recovery removes a log without
+         * records, so a txn never finds its file name taken). */
+        char prep[4400];
+        snprintf(prep, sizeof(prep), "%s/%s", st->log_dir, STORE_PREP_NAME);
+        if (renameat2(AT_FDCWD, prep, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
+            store_fatal("cannot rename the prepared log file to", path, errno);
+        st->log_fd = fd;
+        st->log_pos = WAL_HEADER_BYTES;
+        st->log_alloc = size;
+        __atomic_add_fetch(&st->logs_prepared_used, 1, __ATOMIC_RELAXED);
+    } else {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            store_fatal("cannot create transaction log", path, errno);
+        uint8_t h[WAL_HEADER_BYTES];
+        store_log_header(h);
+        if (store_write_all(fd, h, sizeof(h)) != 0)
+            store_fatal("cannot write transaction log", path, errno);
+        st->log_fd = fd;
+        st->log_pos = sizeof(h);
+        st->log_alloc = sizeof(h);
+        __atomic_add_fetch(&st->logs_created, 1, __ATOMIC_RELAXED);
+        if (fsync(fd) != 0)
+            store_fatal("cannot fsync transaction log", path, errno);
+    }
     if (store_fsync_dir(st->log_dir) != 0)
         store_fatal("cannot fsync directory", st->log_dir, errno);
+    store_prep_request(st, ended_bytes);
 }
 
+/* Closes the current log; everything in it was synced by the batch that wrote it.
+ * The preparer trims its zeros (or, with no preparer, this thread does). */
 static void store_close_log(struct store *st) {
     if (st->log_fd < 0)
         return;
-    /* everything in it was synced by the batch that wrote it */
-    close(st->log_fd);
+    int old = -1;
+    pthread_mutex_lock(&st->prep_mu);
+    if (st->prep_started && !st->prep_stop && st->trim_fd < 0 && st->log_pos < st->log_alloc) {
+        st->trim_fd = st->log_fd;
+        st->trim_len = st->log_pos;
+        pthread_cond_signal(&st->prep_cv);
+    } else {
+        old = st->log_fd;
+    }
+    pthread_mutex_unlock(&st->prep_mu);
+    if (old >= 0)
+        close(old);
     st->log_fd = -1;
 }
 
@@ -1098,7 +1333,7 @@ static void *store_writer_main(void *arg) {
 
         uint64_t off = 0;
         if (st->log_fd < 0 && (nrolls == 0 || rolls[0].offset != 0))
-            store_open_log(st, first);
+            store_open_log(st, first, 0);
         for (uint32_t i = 0; i <= nrolls; i++) {
             uint64_t end = i < nrolls ? rolls[i].offset : st->wbuf.len;
             if (end > off)
@@ -1110,8 +1345,9 @@ static void *store_writer_main(void *arg) {
                     store_log_path(st, st->log_name, path, sizeof(path));
                     store_fatal("cannot fsync transaction log", path, errno);
                 }
+                uint64_t ended = st->log_fd >= 0 ? st->log_pos : 0;
                 store_close_log(st);
-                store_open_log(st, rolls[i].zxid);
+                store_open_log(st, rolls[i].zxid, ended);
             }
         }
         if (st->cfg.force_sync) {
@@ -1212,6 +1448,8 @@ int store_open(struct store **out, const struct store_config *cfg, struct tree *
     st->cfg = *cfg;
     st->log_fd = -1;
     st->efd = -1;
+    st->prep_fd = -1;
+    st->trim_fd = -1;
     if (st->cfg.prealloc_bytes < 4096)
         st->cfg.prealloc_bytes = 4096;
     snprintf(st->snap_dir, sizeof(st->snap_dir), "%s/version-2", cfg->data_dir);
@@ -1219,6 +1457,7 @@ int store_open(struct store **out, const struct store_config *cfg, struct tree *
     if (store_mkdirs(st->snap_dir, err, errlen) != 0 || store_mkdirs(st->log_dir, err, errlen) != 0)
         goto fail;
     store_remove_temps(st->snap_dir);
+    store_remove_temps(st->log_dir);
     if (store_recover(st, t, s, now_ms, rec, err, errlen) != 0)
         goto fail;
     if (rec->snap_zxid < 0) {
@@ -1242,14 +1481,29 @@ int store_open(struct store **out, const struct store_config *cfg, struct tree *
     }
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
+    pthread_mutex_init(&st->prep_mu, NULL);
+    pthread_cond_init(&st->prep_cv, NULL);
     jute_buf_init(&st->pending);
     jute_buf_init(&st->wbuf);
     jute_buf_init(&st->scratch);
+    /* the preparer starts on the first log at once; without it (a thread limit)
+     * the writer creates every log itself */
+    st->prep_zeros = zk_xcalloc(1, STORE_PREP_CHUNK);
+    st->prep_want = store_prep_size(st, STORE_PREP_FIRST / 2);
+    st->prep_started = pthread_create(&st->prep_thread, NULL, store_prep_main, st) == 0;
+    if (!st->prep_started)
+        fprintf(stderr, "zkd: cannot start the log preparer thread; logs are created when needed\n");
     int prc = pthread_create(&st->thread, NULL, store_writer_main, st);
     if (prc != 0) {
         snprintf(err, errlen, "cannot start the log writer thread: %s", strerror(prc));
+        store_prep_stop(st);
         pthread_mutex_destroy(&st->mu);
         pthread_cond_destroy(&st->cv);
+        pthread_mutex_destroy(&st->prep_mu);
+        pthread_cond_destroy(&st->prep_cv);
+        jute_buf_deinit(&st->pending);
+        jute_buf_deinit(&st->wbuf);
+        jute_buf_deinit(&st->scratch);
         goto fail;
     }
     rec->load_ms = store_mono_ms() - t0;
@@ -1273,6 +1527,11 @@ void store_close(struct store *st) {
         store_log_path(st, st->log_name, path, sizeof(path));
         store_fatal("cannot fsync transaction log", path, errno);
     }
+    store_prep_stop(st);
+    /* the zeros after the last record: the next start need not read them */
+    if (st->log_fd >= 0 && st->log_pos < st->log_alloc && ftruncate(st->log_fd, (off_t)st->log_pos) != 0)
+        fprintf(stderr, "zkd: cannot trim %s/%s: %s (harmless)\n", st->log_dir, st->log_name,
+                strerror(errno));
     store_close_log(st);
     /* let a running snapshot finish (the next start is quicker), but never hang
      * the shutdown on it: the log holds every txn anyway */
@@ -1291,6 +1550,8 @@ void store_close(struct store *st) {
         pthread_join(st->collapse_thread, NULL);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->prep_mu);
+    pthread_cond_destroy(&st->prep_cv);
     jute_buf_deinit(&st->pending);
     jute_buf_deinit(&st->wbuf);
     jute_buf_deinit(&st->scratch);

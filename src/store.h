@@ -69,6 +69,16 @@ int store_open(struct store **out, const struct store_config *cfg, struct tree *
                struct session_table *s, int64_t now_ms, struct store_recovery *rec, char *err,
                size_t errlen);
 
+/* How this run's log files came to be: renamed from a file the preparer wrote
+ * ahead (header and zeros, synced), or created by the writer when none was ready;
+ * and the size of the prepared file waiting for the next roll (0: none yet). */
+struct store_log_counts {
+    uint64_t prepared;
+    uint64_t created;
+    uint64_t ready_bytes;
+};
+void store_log_counts(struct store *st, struct store_log_counts *out);
+
 /* Encodes and queues one txn for the log (zxids strictly increasing). */
 void store_append(struct store *st, const struct txn *t);
 /* Wakes the writer if anything was appended since the last call (once per loop turn). */

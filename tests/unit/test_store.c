@@ -2067,6 +2067,89 @@ TEST(store, crash_before_the_first_record_of_a_new_log_accepts_new_txns)
     fx_teardown(&f);
 }
 
+/* Waits (bounded) until the preparer has a file ready for the next roll. */
+static uint64_t wait_prepared(struct store *st)
+{
+    struct store_log_counts c;
+    store_log_counts(st, &c);
+    for (int i = 0; i < WAIT_MS_MAX && c.ready_bytes == 0; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        store_log_counts(st, &c);
+    }
+    ASSERT_LT_I64(0, c.ready_bytes);
+    return c.ready_bytes;
+}
+
+/* Goal: a log file after a roll is the one the preparer wrote ahead: already at its
+ * full size with every block written (no hole, so the fdatasync after each batch has
+ * no block allocation to commit), named after its first txn; the size of the file
+ * asked for at a roll follows the log that just ended. A clean close trims each log to its last record and
+ * removes the spare file, and recovery finds the exact state. A tmp.log.next left by a
+ * crash is never read as a log. Method: preAllocSize 256 KiB, a snapCount too large to
+ * roll by itself, and store_request_snapshot to roll between two batches. */
+TEST(store, a_roll_takes_the_prepared_log_file_and_close_trims_its_zeros)
+{
+    struct fx f;
+    fx_setup(&f);
+    f.cfg.prealloc_bytes = 256 * 1024;
+    f.cfg.snap_count = 1000000;
+    char dir[PATH_MAX_LEN], path[PATH_MAX_LEN], stale[PATH_MAX_LEN];
+    fmt(dir, sizeof(dir), "%s/version-2", f.data);
+    ASSERT_OK(mkdir(f.data, 0755));
+    ASSERT_OK(mkdir(dir, 0755));
+    fmt(stale, sizeof(stale), "%s/tmp.log.next", dir);
+    file_write(stale, (const uint8_t *)"ZKLG not a log", 14);
+    struct store_recovery rec;
+    char err[2048];
+    quiet_on(&f);
+    int rc = store_open(&f.st, &f.cfg, &f.model, &f.sessions, NOW_MS, &rec, err, sizeof(err));
+    quiet_off();
+    if (rc != 0) FAIL("store_open(%s): %s", f.data, err);
+    /* the first log of a run is prepared too: 1 MiB, capped at preAllocSize */
+    ASSERT_EQ_I64(wait_prepared(f.st), 256 * 1024);
+    fx_run(&f, 40);
+    struct store_log_counts c;
+    store_log_counts(f.st, &c);
+    ASSERT_EQ_I64(c.prepared, 1);
+    ASSERT_EQ_I64(c.created, 0);
+    int64_t logs[FILES_MAX];
+    ASSERT_EQ_I64(list_files(f.data, false, logs), 1);
+    log_path(f.data, logs[0], path, sizeof(path));
+    struct log_recs r;
+    log_scan_file(path, &r);
+    ASSERT_EQ_I64(r.count, 40);
+    uint64_t first_used = r.end[r.count - 1];
+    /* the file for the second log was asked for when the first one opened */
+    ASSERT_EQ_I64(wait_prepared(f.st), 256 * 1024);
+    store_request_snapshot(f.st);
+    uint32_t roll_at = f.last + 1;
+    fx_run(&f, 30);
+    store_log_counts(f.st, &c);
+    ASSERT_EQ_I64(c.prepared, 2);
+    ASSERT_EQ_I64(c.created, 0);
+    ASSERT_EQ_I64(list_files(f.data, false, logs), 2);
+    ASSERT_EQ_I64(logs[1], ZX(roll_at));
+    log_path(f.data, logs[1], path, sizeof(path));
+    struct stat sb;
+    ASSERT_OK(stat(path, &sb));
+    ASSERT_EQ_I64(sb.st_size, 256 * 1024);
+    ASSERT_LE_I64(sb.st_size, (int64_t)sb.st_blocks * 512);
+    /* the one after: twice the bytes of the log that just ended, in 64 KiB steps */
+    ASSERT_EQ_I64(wait_prepared(f.st), (first_used * 2 + 65535) / 65536 * 65536);
+    fx_close(&f);
+    ASSERT_FALSE(file_exists(stale));
+    for (uint32_t i = 0; i < 2; i++) {
+        log_path(f.data, logs[i], path, sizeof(path));
+        log_scan_file(path, &r);
+        ASSERT_EQ_I64(r.count, i == 0 ? 40 : 30);
+        ASSERT_EQ_I64(file_size(path), r.end[r.count - 1]);
+    }
+    struct recovered out;
+    expect_recovers(&f, f.data, f.last, "restart after the prepared logs", &out);
+    fx_teardown(&f);
+}
+
 /* A copy of a snapshot image (snap_write's: no digest section) without the ACL
  * cache entry equal to `drop`, resealed: the nodes with that ACL now refer to a
  * reference the cache lacks. */
