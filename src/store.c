@@ -1153,12 +1153,15 @@ static void *store_prep_main(void *arg) {
     return NULL;
 }
 
-/* Takes the prepared file, if one is ready. */
+/* Takes the prepared file, if one is ready. An older request is dropped with it:
+ * the preparer must not start on the temporary name before the taken file has left
+ * it (store_prep_request, after the rename). */
 static int store_prep_take(struct store *st, uint64_t *size) {
     pthread_mutex_lock(&st->prep_mu);
     int fd = st->prep_fd;
     *size = st->prep_size;
     st->prep_fd = -1;
+    st->prep_want = 0;
     pthread_mutex_unlock(&st->prep_mu);
     return fd;
 }
