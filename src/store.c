@@ -760,6 +760,23 @@ static void store_prefault_stop(struct store_prefault *p) {
 }
 
 /* Replays the logs that may hold txns after snap_zxid. */
+/* Where the zeros at the end of a mapped log begin, to a page: after its last hole
+ * that reaches the end of the file (ZooKeeper's sparse padding) is skipped, a
+ * page-by-page walk back (zero-filled padding). */
+static uint64_t store_log_data_end(const struct store_map *m) {
+    uint64_t end = m->size;
+    if (m->holes.count > 0 && m->holes.end[m->holes.count - 1] >= end)
+        end = m->holes.start[m->holes.count - 1];
+    const uint64_t page = 4096;
+    while (end > 0) {
+        uint64_t from = end > page ? (end - 1) / page * page : 0;
+        if (!wal_all_zero(m->p + from, end - from))
+            break;
+        end = from;
+    }
+    return end;
+}
+
 static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
                              int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
                              char *err, size_t errlen) {
@@ -815,10 +832,14 @@ static int store_replay_logs(struct store *st, struct tree *t, struct session_ta
             break;
         }
         /* A create costs about half its record's bytes in the log (creates fill
-         * the memory a log's replay needs; other txns need little). */
-        uint64_t data_bytes = m.size;
-        for (uint32_t h = 0; h < m.holes.count; h++)
-            data_bytes -= m.holes.end[h] - m.holes.start[h];
+         * the memory a log's replay needs; other txns need little). The zeros
+         * after the last record are not records: a prepared file that a crash
+         * left untrimmed has up to preAllocSize of them. */
+        uint64_t data_bytes = store_log_data_end(&m);
+        for (uint32_t h = 0; h < m.holes.count; h++) {
+            if (m.holes.end[h] <= data_bytes)
+                data_bytes -= m.holes.end[h] - m.holes.start[h];
+        }
         struct store_prefault pf;
         store_prefault_start(&pf, data_bytes / 2);
         int src = wal_scan_image(m.p, m.size, &m.holes, st->cfg.max_record, store_replay_record,
