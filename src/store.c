@@ -759,7 +759,6 @@ static void store_prefault_stop(struct store_prefault *p) {
     p->started = false;
 }
 
-/* Replays the logs that may hold txns after snap_zxid. */
 /* Where the zeros at the end of a mapped log begin, to a page: after its last hole
  * that reaches the end of the file (ZooKeeper's sparse padding) is skipped, a
  * page-by-page walk back (zero-filled padding). */
@@ -777,6 +776,7 @@ static uint64_t store_log_data_end(const struct store_map *m) {
     return end;
 }
 
+/* Replays the logs that may hold txns after snap_zxid. */
 static int store_replay_logs(struct store *st, struct tree *t, struct session_table *s,
                              int64_t now_ms, int64_t snap_zxid, struct store_recovery *rec,
                              char *err, size_t errlen) {
@@ -1060,6 +1060,10 @@ out:
 #define STORE_PREP_CHUNK (256u * 1024)
 #define STORE_PREP_FIRST (1u << 20)
 
+static void store_prep_path(const struct store *st, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%s", st->log_dir, STORE_PREP_NAME);
+}
+
 static void store_log_header(uint8_t h[WAL_HEADER_BYTES]) {
     /* magic, version, dbid 0: by hand, as the writer thread does not allocate */
     static const uint8_t head[WAL_HEADER_BYTES] = {0x5A, 0x4B, 0x4C, 0x47, 0, 0, 0, WAL_VERSION};
@@ -1085,7 +1089,7 @@ static uint64_t store_prep_size(const struct store *st, uint64_t used) {
  * have to wait for. Returns the open descriptor, or -1 (errno set, file removed). */
 static int store_prep_file(struct store *st, uint64_t size) {
     char path[4400];
-    snprintf(path, sizeof(path), "%s/%s", st->log_dir, STORE_PREP_NAME);
+    store_prep_path(st, path, sizeof(path));
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
@@ -1217,7 +1221,7 @@ static void store_prep_stop(struct store *st) {
     }
     if (st->prep_fd >= 0) {
         char prep[4400];
-        snprintf(prep, sizeof(prep), "%s/%s", st->log_dir, STORE_PREP_NAME);
+        store_prep_path(st, prep, sizeof(prep));
         close(st->prep_fd);
         unlink(prep);
         st->prep_fd = -1;
@@ -1260,7 +1264,7 @@ static void store_open_log(struct store *st, int64_t first_zxid, uint64_t ended_
          * must not exist, as with O_EXCL below (recovery removes a log without
          * records, so a txn never finds its file name taken). */
         char prep[4400];
-        snprintf(prep, sizeof(prep), "%s/%s", st->log_dir, STORE_PREP_NAME);
+        store_prep_path(st, prep, sizeof(prep));
         if (renameat2(AT_FDCWD, prep, AT_FDCWD, path, RENAME_NOREPLACE) != 0)
             store_fatal("cannot rename the prepared log file to", path, errno);
         st->log_fd = fd;
@@ -1288,7 +1292,8 @@ static void store_open_log(struct store *st, int64_t first_zxid, uint64_t ended_
 }
 
 /* Closes the current log; everything in it was synced by the batch that wrote it.
- * The preparer trims its zeros (or, with no preparer, this thread does). */
+ * The preparer trims its zeros. Without one (or with its last trim still pending)
+ * they stay, and read as padding, as ZooKeeper's own do. */
 static void store_close_log(struct store *st) {
     if (st->log_fd < 0)
         return;
