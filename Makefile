@@ -99,11 +99,11 @@ test: deps
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
-INTEG_DEPS := $(BUILD)/zkd $(BUILD)/zkctl $(if $(wildcard tests/integration/cclient_test.c),$(BUILD)/cclient_test) \
+INTEG_DEPS := $(BUILD)/zkd $(BUILD)/zkctl $(BUILD)/zkbench $(if $(wildcard tests/integration/cclient_test.c),$(BUILD)/cclient_test) \
   $(if $(wildcard tests/integration/ZkdJavaTest.java),$(BUILD)/java/ZkdJavaTest.class)
 
 test-integration: $(INTEG_DEPS)
-	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) \
+	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) ZKBENCH_BIN=$(abspath $(BUILD)/zkbench) \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider tests/integration
 
@@ -114,7 +114,7 @@ INTEG_RELEASE := tests/integration/test_snapshots.py tests/integration/test_cras
   tests/integration/test_kazoo_sessions.py
 
 test-integration-release: $(INTEG_DEPS)
-	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) \
+	ZKD_BIN=$(abspath $(BUILD)/zkd) ZKD_BUILD=$(abspath $(BUILD)) ZKCTL_BIN=$(abspath $(BUILD)/zkctl) ZKBENCH_BIN=$(abspath $(BUILD)/zkbench) \
 	  /usr/bin/python3 -m pytest -q -x -p no:cacheprovider $(INTEG_RELEASE)
 
 # ---- fuzzing (tests/fuzz/README.md) ----

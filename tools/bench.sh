@@ -10,7 +10,10 @@
 #   4  saturated create (fsync on), same shape
 #   5  mix 90 % get / 10 % set, same shape
 #   6  open loop at 75 % of ZooKeeper's row-5 throughput (the same offered rate for both):
-#      p99, p99.9 (latency from each request's intended send time)
+#      p99, p99.9 (latency from each request's intended send time). Just before each
+#      server's run, the machine alone (zkbench --pause-probe, every server stopped):
+#      the pauses it imposes on a spinning thread per CPU and the p99.9 they imply; and
+#      the same open loop with reads only (no disk in the path) on each server
 #   7  RSS idle (fresh server), and RSS with 1M znodes x 100 B (after creating them)
 #   8  restart-to-serving with 1M znodes: SIGTERM, start on the same dataDir, time from
 #      exec to the first session a probe gets (zkbench --ops 0 --wait)
@@ -457,9 +460,35 @@ group_open_loop() {
     OPEN_RATE=$rate
     say "-- row 6: open loop at $rate ops/s (75 % of ZooKeeper's $zk_mix)"
     for s in zk-s zkd-s; do
+        machine_pauses 6 "pauses-${KIND[$s]/zookeeper/zk}"
         run_zb 6 "$s" open-mix $((WARM + OPEN_DUR * 3 + 120)) "${SHAPE[@]}" --no-populate --workload mix \
             --read-pct "$READ_PCT" --rate "$rate" --warmup "$WARM" --duration "$OPEN_DUR" || true
     done
+    # The same offered load with reads only: the tail each server has with no disk in
+    # the path, beside the one the 10 % writes and their fsyncs add.
+    for s in zk-s zkd-s; do
+        run_zb 6 "$s" open-reads $((WARM + OPEN_DUR * 3 + 120)) "${SHAPE[@]}" --no-populate --workload mix \
+            --read-pct 100 --rate "$rate" --warmup "$WARM" --duration "$OPEN_DUR" || true
+    done
+}
+
+# machine_pauses <row> <label>: the machine alone for OPEN_DUR seconds, every server
+# stopped (SIGSTOP). zkbench --pause-probe spins one thread per CPU and reports the gaps
+# the machine took them off the CPU, and the open-loop p99.9 those gaps alone imply (an
+# estimate of the machine's own tail at that moment, not a bound; zkbench --help).
+machine_pauses() {
+    local row=$1 label=$2 rc=0
+    QUIET=1 quiet_others ""
+    "$ZKBENCH" --pause-probe "$(nproc)" --duration "$OPEN_DUR" --json >"$LOGS/$label.json" \
+        2>"$LOGS/$label.err" || rc=$?
+    wake_others
+    if [ "$rc" != 0 ] || [ ! -s "$LOGS/$label.json" ]; then
+        record_error "$row" machine "$label" "zkbench --pause-probe exited $rc: $(tail -n 1 "$LOGS/$label.err")"
+        return 0
+    fi
+    printf '{"row":%s,"server":"machine","name":"%s","zkbench":%s}\n' "$row" "$label" \
+        "$(head -n 1 "$LOGS/$label.json")" >>"$RAW"
+    sed "s/^/  machine	$label: /" "$LOGS/$label.err"
 }
 
 # ---------- row 10: one fresh pair, idle sessions ----------

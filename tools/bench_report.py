@@ -8,6 +8,8 @@ RAW.jsonl has one record per line, written by bench.sh:
   {"row": R, "server": "zookeeper"|"zkd", "name": N, "zkbench": {...}}  one zkbench phase
   {"row": R, "server": S, "name": N, "value": X}                        a scalar (RSS, time..)
   {"row": R, "server": S, "name": N, "error": "..."}                    a failed step
+  {"row": R, "server": "machine", "name": "pauses-zk"|"pauses-zkd", "zkbench": {...}}
+      zkbench --pause-probe with every server stopped, just before that server's run
 ROWS is the comma list of selected rows; key=value pairs describe the machine and the
 settings and go to OUT.json under "meta". Prints the table on stdout. Stdlib only.
 """
@@ -49,6 +51,17 @@ def err(recs, row, server):
     return None
 
 
+def machine(field):
+    """A field of the pause probe taken just before this server's open-loop run."""
+    def get(recs, server):
+        label = "pauses-zk" if server == "zookeeper" else "pauses-zkd"
+        for r in recs:
+            if r.get("server") == "machine" and r.get("name") == label and "zkbench" in r:
+                return r["zkbench"].get(field)
+        return None
+    return get
+
+
 def us_to_ms(f):
     def get(recs, server):
         v = f(recs, server)
@@ -79,6 +92,13 @@ def table_spec(meta):
         (6, "open loop %s ops/s: p99 µs" % rate, zb("open-mix", "mix", "p99"), "%.0f"),
         (6, "open loop p99.9 µs", zb("open-mix", "mix", "p999"), "%.0f"),
         (6, "open loop achieved ops/s", zb("open-mix", "mix", "ops_per_sec"), "%.0f"),
+        (6, "  same rate, reads only: p99.9 µs", zb("open-reads", "mix", "p999"), "%.0f"),
+        (6, "  zkbench's own longest oversleep µs", zb("open-mix", "mix", "oversleep_max_us"),
+         "%.0f", False),
+        (6, "  machine alone just before: implied p99.9 µs", machine("implied_p999_us"),
+         "%.0f", False),
+        (6, "  machine alone: pauses > 5 ms", machine("over_5ms"), "%.0f", False),
+        (6, "  machine alone: longest pause µs", machine("max_us"), "%.0f", False),
         (7, "RSS idle MiB", val("rss_idle_kib", 1 / 1024), "%.1f"),
         (7, "RSS with %s znodes x 100 B MiB" % big, val("rss_big_kib", 1 / 1024), "%.1f"),
         (7, "  (populate %s creates/s)" % big, zb("populate-big", "populate", "ops_per_sec"),
@@ -116,7 +136,9 @@ def main():
             if line:
                 recs.append(json.loads(line))
     table = []
-    for row, label, get, f in table_spec(meta):
+    for spec in table_spec(meta):
+        row, label, get, f = spec[:4]
+        with_ratio = spec[4] if len(spec) > 4 else True
         if row not in rows:
             continue
         entry = {"row": row, "metric": label}
@@ -126,7 +148,7 @@ def main():
             if v is None and err(recs, row, s):
                 entry[s + "_error"] = err(recs, row, s)
         z, k = entry["zookeeper"], entry["zkd"]
-        entry["ratio"] = k / z if z not in (None, 0) and k is not None else None
+        entry["ratio"] = k / z if with_ratio and z not in (None, 0) and k is not None else None
         entry["fmt"] = f
         table.append(entry)
 
@@ -142,6 +164,11 @@ def main():
         print("%-4s %-*s %14s %14s %12s" % (e["row"], w, e["metric"], zs, ks, r))
     print("ratio = zkd / ZooKeeper: above 1 favours zkd for ops/s; below 1 favours zkd for "
           "latency, memory, CPU and time.")
+    if 6 in rows:
+        print("row 6 'machine alone': zkbench --pause-probe (one spinning thread per CPU, every "
+              "server stopped) just before each server's run: the pauses the machine itself "
+              "imposed, and the p99.9 those pauses alone would give an open loop (an estimate, "
+              "not a bound: zkbench --help).")
     errors = [r for r in recs if "error" in r]
     for r in errors:
         print("FAILED: row %s %s %s: %s" % (r["row"], r["server"], r["name"], r["error"]))

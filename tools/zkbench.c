@@ -38,7 +38,9 @@
  * With --ops 0 zkbench only opens and closes the sessions (a readiness probe; with
  * --wait S it retries refused or dropped handshakes for up to S seconds). With
  * --idle-sessions N it opens N sessions, keeps them alive with pings for --duration
- * seconds and reports the connect time and the ping latencies. */
+ * seconds and reports the connect time and the ping latencies. With --pause-probe T it
+ * talks to no server: T threads spin reading the clock for --duration seconds and it
+ * reports how long the machine took them off the CPU (see pause_probe()). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -46,6 +48,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -97,6 +100,9 @@
 #define IN_CAP_LARGE (64 * 1024)
 #define IN_CAP_SMALL 1024         /* for many connections (idle sessions) */
 #define EVENTS_MAX 256
+#define PAUSE_THREADS_MAX 64
+#define PAUSE_MIN_NS 50000u       /* --pause-probe: shorter gaps are not kept */
+#define PAUSE_KEEP_MAX (1u << 18) /* --pause-probe: gaps kept per thread */
 
 /* ---------- options ---------- */
 
@@ -147,6 +153,7 @@ struct options {
     uint32_t connect_window;
     double wait_s;
     uint32_t session_timeout_ms;
+    uint32_t pause_threads; /* --pause-probe: 0 = off */
 };
 
 static struct options opt;
@@ -328,6 +335,9 @@ struct phase {
     double interval_ns;     /* open loop: gap between two requests of one connection */
     uint64_t ping_seq;      /* idle: pings scheduled so far */
     double ping_gap_ns;     /* idle: gap between two pings over all sessions */
+    uint64_t oversleep_max; /* longest wake-up after epoll's timeout was due: a pause of
+                               this client, not of the server */
+    uint64_t oversleeps;    /* wake-ups more than LATE_NS after their timeout */
     struct hist hist;
 };
 
@@ -1278,11 +1288,19 @@ static void phase_wait(uint64_t timeout_ns)
 {
     struct epoll_event evs[EVENTS_MAX];
     struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    uint64_t due = now_ns() + timeout_ns;
     int n = epoll_pwait2(epfd, evs, EVENTS_MAX, &ts, NULL);
     if (n < 0) {
         if (errno == EINTR)
             return;
         die("epoll_pwait2: %s", strerror(errno));
+    }
+    uint64_t woke = now_ns();
+    if (woke > due) {
+        uint64_t over = woke - due;
+        cur->oversleeps += over > LATE_NS;
+        if (over > cur->oversleep_max)
+            cur->oversleep_max = over;
     }
     for (int i = 0; i < n; i++)
         conn_event(&conns[evs[i].data.u32], evs[i].events);
@@ -1344,7 +1362,8 @@ static void print_human(double secs)
     if (cur->wl == WL_MIX && cur->kind == PH_RUN)
         fprintf(human, " reads=%" PRIu64 " writes=%" PRIu64, cur->reads, cur->writes);
     if (cur->open)
-        fprintf(human, " offered=%.0f/s late=%" PRIu64, opt.rate, cur->late);
+        fprintf(human, " offered=%.0f/s late=%" PRIu64 " oversleep_max=%.0fus", opt.rate,
+                cur->late, us(cur->oversleep_max));
     if (cur->kind == PH_IDLE)
         fprintf(human, " sessions=%" PRIu32 " pings=%" PRIu64, opt.clients, cur->pings);
     fprintf(human, " max_at=%.3fs\n", (double)cur->max_at / 1e9);
@@ -1360,13 +1379,15 @@ static void print_json(double secs)
            ",\"value_bytes\":%" PRIu32 ",\"read_pct\":%" PRIu32 ",\"multi_ops\":%" PRIu32
            ",\"children\":%" PRIu32 ",\"ops\":%" PRIu64 ",\"secs\":%.6f,\"ops_per_sec\":%.1f"
            ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"late_sends\":%" PRIu64
-           ",\"pings\":%" PRIu64 ",\"max_at_s\":%.6f,\"start_unix_s\":%.6f",
+           ",\"pings\":%" PRIu64 ",\"max_at_s\":%.6f,\"start_unix_s\":%.6f"
+           ",\"oversleeps\":%" PRIu64 ",\"oversleep_max_us\":%.1f",
            cur->name, cur->kind == PH_RUN || cur->kind == PH_FILL ? workload_names[cur->wl] : "",
            cur->open ? "open" : "closed", opt.clients,
            cur->kind == PH_IDLE || cur->kind == PH_CONNECT ? 1 : opt.inflight,
            cur->open ? opt.rate : 0.0, opt.keys, opt.value_bytes, opt.read_pct, opt.multi_ops,
            opt.children, cur->completed, secs, rate, cur->reads, cur->writes, cur->late,
-           cur->pings, (double)cur->max_at / 1e9, cur->start_unix_s);
+           cur->pings, (double)cur->max_at / 1e9, cur->start_unix_s, cur->oversleeps,
+           us(cur->oversleep_max));
     printf(",\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f"
            ",\"mean\":%.1f}}\n",
            us(hist_pct(h, 0.50)), us(hist_pct(h, 0.90)), us(hist_pct(h, 0.99)),
@@ -1495,6 +1516,126 @@ static void run_workload(enum workload wl)
 
 /* ---------- main ---------- */
 
+/* ---------- --pause-probe: the machine's own pauses ---------- */
+
+/* A latency measured on this machine includes the times the machine did not run the
+ * client or the server at all: a hypervisor that deschedules a virtual CPU, an
+ * interrupt storm, a kernel thread. The probe measures them with no server involved.
+ * Each thread spins reading CLOCK_MONOTONIC; a gap between two readings is time the
+ * thread was off the CPU. Gaps of at least PAUSE_MIN_NS are kept. */
+struct pause_thread {
+    pthread_t tid;
+    uint64_t end_ns;
+    uint64_t *gaps;  /* PAUSE_KEEP_MAX entries */
+    uint32_t kept;
+    uint64_t dropped; /* gaps beyond PAUSE_KEEP_MAX (counted in no figure but this) */
+};
+
+static void *pause_spin(void *arg)
+{
+    struct pause_thread *t = arg;
+    uint64_t last = now_ns();
+    for (;;) {
+        uint64_t n = now_ns();
+        uint64_t gap = n - last;
+        last = n;
+        if (gap >= PAUSE_MIN_NS) {
+            if (t->kept < PAUSE_KEEP_MAX)
+                t->gaps[t->kept++] = gap;
+            else
+                t->dropped++;
+        }
+        if (n >= t->end_ns)
+            return NULL;
+    }
+}
+
+/* The q-quantile of latency the pauses alone imply for a steady open loop: an arrival
+ * that comes d into a pause of length g waits g - d, so the arrivals a pause delays by
+ * at least L span max(0, g - L) of the window. Returns the least L for which all pauses
+ * together delay at most (1 - q) of the window's arrivals by L or more. The model takes
+ * every pause of any thread to delay every request arriving in it, and a busy CPU is
+ * taken off more often than a half-idle one, so it is an estimate of the order of the
+ * machine's own tail, not a bound. */
+static uint64_t pause_implied(const struct pause_thread *ts, uint32_t n, uint64_t window_ns,
+                            double q)
+{
+    double budget = (1.0 - q) * (double)window_ns;
+    uint64_t lo = 0, hi = 0;
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t k = 0; k < ts[i].kept; k++)
+            if (ts[i].gaps[k] > hi)
+                hi = ts[i].gaps[k];
+    while (lo < hi) { /* least L with delayed(L) <= budget; delayed() falls as L grows */
+        uint64_t mid = lo + (hi - lo) / 2;
+        double delayed = 0;
+        for (uint32_t i = 0; i < n; i++)
+            for (uint32_t k = 0; k < ts[i].kept; k++)
+                if (ts[i].gaps[k] > mid)
+                    delayed += (double)(ts[i].gaps[k] - mid);
+        if (delayed <= budget)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static void pause_probe(void)
+{
+    uint32_t n = opt.pause_threads;
+    struct pause_thread *ts = zk_xcalloc(n, sizeof *ts);
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    double start_unix_s = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
+    uint64_t t0 = now_ns();
+    uint64_t window_ns = (uint64_t)(opt.duration_s * 1e9);
+    for (uint32_t i = 0; i < n; i++) {
+        ts[i].end_ns = t0 + window_ns;
+        ts[i].gaps = zk_xmalloc(PAUSE_KEEP_MAX * sizeof *ts[i].gaps);
+        int rc = pthread_create(&ts[i].tid, NULL, pause_spin, &ts[i]);
+        if (rc != 0)
+            die("pthread_create: %s", strerror(rc));
+    }
+    for (uint32_t i = 0; i < n; i++)
+        pthread_join(ts[i].tid, NULL);
+    uint64_t over1 = 0, over5 = 0, maxgap = 0, paused = 0, dropped = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        dropped += ts[i].dropped;
+        for (uint32_t k = 0; k < ts[i].kept; k++) {
+            uint64_t g = ts[i].gaps[k];
+            over1 += g > 1000000u;
+            over5 += g > 5000000u;
+            paused += g;
+            if (g > maxgap)
+                maxgap = g;
+        }
+    }
+    double secs = opt.duration_s;
+    uint64_t f99 = pause_implied(ts, n, window_ns, 0.99);
+    uint64_t f999 = pause_implied(ts, n, window_ns, 0.999);
+    fprintf(human,
+            "%-18s threads=%" PRIu32 " secs=%-8.3f over_1ms=%" PRIu64 " over_5ms=%" PRIu64
+            " max=%.0fus paused=%.1fms implied_us p99=%.0f p999=%.0f\n",
+            "pauses", n, secs, over1, over5, us(maxgap), (double)paused / 1e6, us(f99),
+            us(f999));
+    fflush(human);
+    if (dropped > 0)
+        fprintf(stderr, "zkbench: %" PRIu64 " pauses beyond the %u kept per thread were "
+                        "not counted\n", dropped, PAUSE_KEEP_MAX);
+    if (opt.json) {
+        printf("{\"phase\":\"pauses\",\"threads\":%" PRIu32 ",\"secs\":%.6f,\"start_unix_s\":%.6f"
+               ",\"over_1ms\":%" PRIu64 ",\"over_5ms\":%" PRIu64 ",\"max_us\":%.1f"
+               ",\"paused_ms\":%.3f,\"implied_p99_us\":%.1f,\"implied_p999_us\":%.1f}\n",
+               n, secs, start_unix_s, over1, over5, us(maxgap), (double)paused / 1e6, us(f99),
+               us(f999));
+        fflush(stdout);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        zk_free(ts[i].gaps);
+    zk_free(ts);
+}
+
 static void usage(FILE *f)
 {
     fputs(
@@ -1557,13 +1698,25 @@ static void usage(FILE *f)
         "                       pings (each session every timeout/3) for --duration seconds,\n"
         "                       then close them; reports phases 'connect' and 'idle'\n"
         "\n"
+        "Machine check (no server):\n"
+        "  --pause-probe T      spin T threads reading the clock for --duration seconds and\n"
+        "                       report the gaps (>= 50 us) the machine took them off the CPU:\n"
+        "                       phase 'pauses' with over_1ms, over_5ms, max, paused (sum),\n"
+        "                       and implied_us p99/p999: the latency quantiles the pauses\n"
+        "                       alone would give a steady open loop if every pause of any\n"
+        "                       thread delayed every request arriving in it (an estimate\n"
+        "                       of the machine's own tail, not a bound: a spinning CPU is\n"
+        "                       taken off more often than a half-idle one).\n"
+        "                       JSON keys: phase threads secs start_unix_s over_1ms over_5ms\n"
+        "                       max_us paused_ms implied_p99_us implied_p999_us\n"
+        "\n"
         "Output:\n"
         "  --json               one JSON object per reported phase on stdout; the human\n"
         "                       lines go to stderr\n"
         "  Human line per phase (warm-up and populate included):\n"
         "    <phase> ops=N secs=S ops/s=X latency_us p50= p90= p99= p999= max= [reads= writes=]\n"
-        "    [offered= late=] [sessions= pings=] max_at=<s after phase start of the slowest\n"
-        "    request>\n"
+        "    [offered= late= oversleep_max=] [sessions= pings=] max_at=<s after phase start\n"
+        "    of the slowest request>\n"
         "  Without --json, a machine line per reported phase:\n"
         "    RESULT phase=<name> ops= secs= ops_per_sec= p50_us= p90_us= p99_us= p999_us= "
         "max_us=\n"
@@ -1571,6 +1724,8 @@ static void usage(FILE *f)
         "    value_bytes read_pct multi_ops children ops secs ops_per_sec reads writes\n"
         "    late_sends (open loop: sent >1 ms after the due time) pings max_at_s\n"
         "    start_unix_s (wall-clock start of the phase)\n"
+        "    oversleeps oversleep_max_us (wake-ups more than 1 ms after epoll's timeout\n"
+        "    was due, and the longest: pauses of zkbench itself, not of the server)\n"
         "    latency_us{p50,p90,p99,p999,max,mean}\n"
         "  Reported phases: 'connect' (ops = sessions, latency = handshake, secs = until all\n"
         "  are established), the workload's name (or 'populate'), and 'idle'.\n"
@@ -1677,6 +1832,8 @@ static bool parse_valued(const char *a, const char *v)
         opt.wait_s = parse_secs(a, v, 0, 1e6);
     else if (strcmp(a, "--session-timeout") == 0)
         opt.session_timeout_ms = (uint32_t)parse_u64(a, v, 1, INT32_MAX);
+    else if (strcmp(a, "--pause-probe") == 0)
+        opt.pause_threads = (uint32_t)parse_u64(a, v, 1, PAUSE_THREADS_MAX);
     else
         return false;
     return true;
@@ -1800,6 +1957,11 @@ static void print_header(void)
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
+    if (opt.pause_threads > 0) {
+        human = opt.json ? stderr : stdout;
+        pause_probe();
+        return 0;
+    }
     setup_state();
     bool probe = opt.ops_set && opt.ops == 0 && opt.idle_sessions == 0;
     if (!probe)
