@@ -31,7 +31,8 @@
 #     forceSync=yes (the default, written out), maxClientCnxns=0 (row 10 opens 10k
 #     sessions from one address; ZooKeeper's default of 60 per address would refuse
 #     them), admin.enableServer=false (ZooKeeper's Jetty admin port would collide between
-#     runs), defaults otherwise (snapCount 100000, globalOutstandingLimit 1000, ...).
+#     runs), fsync.warningthresholdms=5 (each logs its slow txn-log fsyncs; row 6 counts
+#     them), defaults otherwise (snapCount 100000, globalOutstandingLimit 1000, ...).
 #   - ZooKeeper runs as `java $ZK_JVMFLAGS -cp /etc/zookeeper/conf:zookeeper.jar
 #     QuorumPeerMain zoo.cfg` with ZK_JVMFLAGS=-Xmx2g by default: a 2 GiB heap cap holds
 #     1M znodes x 100 B (a live set of roughly 0.5 GiB) with room for G1; the initial
@@ -85,6 +86,10 @@ OUT_DIR=$(abs "${BENCH_OUT:-build/bench}" "$([ -n "${BENCH_OUT:-}" ] && pwd || e
 cd "$REPO"
 ZK_JAR=${ZK_JAR:-/usr/share/java/zookeeper.jar}
 ZK_CONF_DIR=${ZK_CONF_DIR:-/etc/zookeeper/conf}
+# Debian's zookeeper.jar names no slf4j binding, so without these ZooKeeper logs nothing
+# (slf4j's no-op logger); with them it logs WARN and above to server.log, as zkd does,
+# among them the slow-fsync warnings row 6 counts. Both jars come with libzookeeper-java.
+ZK_LOG_CP=${ZK_LOG_CP:-/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar}
 ZK_JVMFLAGS=${ZK_JVMFLAGS:--Xmx2g}
 JAVA=${JAVA:-$(command -v java || echo /usr/bin/java)}
 PY=/usr/bin/python3
@@ -107,6 +112,7 @@ fi
 SNAP_COUNT=$(awk -v r="$SNAP_RATE" -v w="$SNAP_WARM" -v d="$SNAP_WIN" 'BEGIN{printf "%d", 2*r*(w+d/3)}')
 START_TIMEOUT=120  # seconds until a fresh server must accept sessions
 STOP_TIMEOUT=60    # seconds between SIGTERM and SIGKILL
+SLOW_FSYNC_MS=5    # both servers log each log fsync slower than this (row 6 counts them)
 
 fail() { echo "bench.sh: FAIL: $*" >&2; exit 1; }
 say() { echo "bench.sh: $*"; }
@@ -217,6 +223,7 @@ dataDir=${DIR[$name]}/data
 forceSync=yes
 maxClientCnxns=0
 admin.enableServer=false
+fsync.warningthresholdms=$SLOW_FSYNC_MS
 $extra
 EOF
 }
@@ -227,7 +234,7 @@ launch() { # launch <name>: exec the server in the background, PID[name]
         "${SRV_CPU[@]}" "$ZKD_BIN" "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     else
         # shellcheck disable=SC2086  # ZK_JVMFLAGS is a list of flags
-        "${SRV_CPU[@]}" "$JAVA" $ZK_JVMFLAGS -cp "$ZK_CONF_DIR:$ZK_JAR" "-Dzookeeper.log.dir=$dir" \
+        "${SRV_CPU[@]}" "$JAVA" $ZK_JVMFLAGS -cp "$ZK_CONF_DIR:$ZK_JAR:$ZK_LOG_CP" "-Dzookeeper.log.dir=$dir" \
             -Dzookeeper.root.logger=WARN,CONSOLE \
             org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 </dev/null &
     fi
@@ -461,8 +468,14 @@ group_open_loop() {
     say "-- row 6: open loop at $rate ops/s (75 % of ZooKeeper's $zk_mix)"
     for s in zk-s zkd-s; do
         machine_pauses 6 "pauses-${KIND[$s]/zookeeper/zk}"
+        local lines0
+        lines0=$(wc -l <"${DIR[$s]}/server.log")
         run_zb 6 "$s" open-mix $((WARM + OPEN_DUR * 3 + 120)) "${SHAPE[@]}" --no-populate --workload mix \
             --read-pct "$READ_PCT" --rate "$rate" --warmup "$WARM" --duration "$OPEN_DUR" || true
+        # Both servers warn of each txn-log fsync over SLOW_FSYNC_MS (zoo.cfg
+        # fsync.warningthresholdms): the disk's share of the tail, warm-up included.
+        record_value 6 "$s" slow_fsyncs \
+            "$(tail -n +"$((lines0 + 1))" "${DIR[$s]}/server.log" | grep -ci 'fsync' || true)"
     done
     # The same offered load with reads only: the tail each server has with no disk in
     # the path, beside the one the 10 % writes and their fsyncs add.

@@ -93,6 +93,7 @@ def table_spec(meta):
         (6, "open loop p99.9 µs", zb("open-mix", "mix", "p999"), "%.0f"),
         (6, "open loop achieved ops/s", zb("open-mix", "mix", "ops_per_sec"), "%.0f"),
         (6, "  same rate, reads only: p99.9 µs", zb("open-reads", "mix", "p999"), "%.0f"),
+        (6, "  log fsyncs over 5 ms during the run", val("slow_fsyncs"), "%.0f", False),
         (6, "  zkbench's own longest oversleep µs", zb("open-mix", "mix", "oversleep_max_us"),
          "%.0f", False),
         (6, "  machine alone just before: implied p99.9 µs", machine("implied_p999_us"),
