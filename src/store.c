@@ -138,6 +138,7 @@ struct store {
     uint64_t trim_len;
     uint64_t logs_prepared_used; /* written by the writer, read with __atomic */
     uint64_t logs_created;
+    uint64_t logs_rolled_full;
 };
 
 static int64_t store_mono_ms(void) {
@@ -1059,6 +1060,7 @@ out:
 
 #define STORE_PREP_CHUNK (256u * 1024)
 #define STORE_PREP_FIRST (1u << 20)
+#define STORE_ROLL_FULL_MIN (1u << 20) /* see store_log_full */
 
 static void store_prep_path(const struct store *st, char *out, size_t cap) {
     snprintf(out, cap, "%s/%s", st->log_dir, STORE_PREP_NAME);
@@ -1233,6 +1235,7 @@ static void store_prep_stop(struct store *st) {
 void store_log_counts(struct store *st, struct store_log_counts *out) {
     out->prepared = __atomic_load_n(&st->logs_prepared_used, __ATOMIC_RELAXED);
     out->created = __atomic_load_n(&st->logs_created, __ATOMIC_RELAXED);
+    out->rolled_full = __atomic_load_n(&st->logs_rolled_full, __ATOMIC_RELAXED);
     pthread_mutex_lock(&st->prep_mu);
     out->ready_bytes = st->prep_fd >= 0 ? st->prep_size : 0;
     pthread_mutex_unlock(&st->prep_mu);
@@ -1312,6 +1315,24 @@ static void store_close_log(struct store *st) {
     st->log_fd = -1;
 }
 
+/* Whether the batch about to be written (its first `n` bytes go to the current log)
+ * should start a new log instead: the log is full, a prepared file is ready, and the
+ * log is at least STORE_ROLL_FULL_MIN long. The alternative is to grow the log by
+ * preAllocSize as a sparse file, and then every fdatasync that writes a new block
+ * also waits for an ext4 journal commit. Small logs (a small preAllocSize) are never
+ * rolled this way: a roll costs a rename and a directory fsync, a commit of its own.
+ * Only with forceSync on: every record of the log has then been synced before the
+ * next log starts, so no crash can keep a later log and lose the end of this one. */
+static bool store_log_full(struct store *st, uint64_t n) {
+    if (st->log_fd < 0 || n == 0 || !st->cfg.force_sync || st->log_pos <= WAL_HEADER_BYTES ||
+        st->log_alloc < STORE_ROLL_FULL_MIN || st->log_pos + n <= st->log_alloc)
+        return false;
+    pthread_mutex_lock(&st->prep_mu);
+    bool ready = st->prep_fd >= 0;
+    pthread_mutex_unlock(&st->prep_mu);
+    return ready;
+}
+
 static void store_log_write(struct store *st, const uint8_t *p, size_t n) {
     char path[4400];
     if (st->log_pos + n > st->log_alloc) {
@@ -1361,8 +1382,15 @@ static void *store_writer_main(void *arg) {
         pthread_mutex_unlock(&st->mu);
 
         uint64_t off = 0;
-        if (st->log_fd < 0 && (nrolls == 0 || rolls[0].offset != 0))
+        if (st->log_fd < 0 && (nrolls == 0 || rolls[0].offset != 0)) {
             store_open_log(st, first, 0);
+        } else if (store_log_full(st, nrolls > 0 ? rolls[0].offset : st->wbuf.len)) {
+            /* the previous batch's fdatasync covered every record of the full log */
+            uint64_t ended = st->log_pos;
+            store_close_log(st);
+            store_open_log(st, first, ended);
+            __atomic_add_fetch(&st->logs_rolled_full, 1, __ATOMIC_RELAXED);
+        }
         for (uint32_t i = 0; i <= nrolls; i++) {
             uint64_t end = i < nrolls ? rolls[i].offset : st->wbuf.len;
             if (end > off)

@@ -75,6 +75,7 @@ int store_open(struct store **out, const struct store_config *cfg, struct tree *
 struct store_log_counts {
     uint64_t prepared;
     uint64_t created;
+    uint64_t rolled_full; /* logs started because the previous one was full */
     uint64_t ready_bytes;
 };
 void store_log_counts(struct store *st, struct store_log_counts *out);

@@ -2150,6 +2150,104 @@ TEST(store, a_roll_takes_the_prepared_log_file_and_close_trims_its_zeros)
     fx_teardown(&f);
 }
 
+/* Appends one setData of `bytes` random bytes on "/" as its own batch, and waits
+ * until it is durable. */
+static void fx_append_root_data(struct fx *f, int32_t bytes)
+{
+    uint32_t n = f->last + 1;
+    ASSERT_LT_I64(n, TXNS_MAX);
+    struct txn t;
+    txn_init(&t);
+    t.client_id = 0;
+    t.cxid = (int32_t)n;
+    t.zxid = ZX(n);
+    t.time_ms = NOW_MS;
+    t.type = TXN_SET_DATA;
+    t.op.type = TXN_SET_DATA;
+    op_path(&t.op, "/");
+    t.op.data_len = bytes;
+    t.op.data = zk_xmalloc((size_t)bytes);
+    for (int32_t i = 0; i < bytes; i++)
+        t.op.data[i] = (uint8_t)test_rand();
+    t.op.version = tree_node_raw(find(&f->model, "/")).version + 1;
+    apply_txn(&f->env, &t, NULL);
+    store_append(f->st, &t);
+    f->txn_off[n] = f->txns.len;
+    txn_encode(&f->txns, &t);
+    f->txn_len[n] = f->txns.len - f->txn_off[n];
+    txn_deinit(&t);
+    f->last = n;
+    f->digest[n] = state_digest(&f->model, &f->sessions);
+    store_kick(f->st);
+    wait_durable(f->st, ZX(n));
+}
+
+/* Goal: a log that fills its prepared file rolls to the next prepared file at the
+ * next batch instead of growing sparse (store_log_full), so the writer keeps syncing
+ * blocks that are already written; the new log is named after the batch's first txn,
+ * no record is lost or duplicated, and the next file asked for is twice the log that
+ * filled. Method: preAllocSize
+ * 4 MiB, a snapCount too large to roll by itself, and 48 KiB setData txns, one per
+ * batch, each appended once a prepared file is ready, so the roll cannot depend on
+ * the preparer's timing. */
+TEST(store, a_full_log_rolls_to_the_next_prepared_file)
+{
+    struct fx f;
+    fx_setup(&f);
+    f.cfg.prealloc_bytes = 4 * 1024 * 1024;
+    f.cfg.snap_count = 1000000;
+    struct store_recovery rec;
+    char err[2048];
+    quiet_on(&f);
+    int rc = store_open(&f.st, &f.cfg, &f.model, &f.sessions, NOW_MS, &rec, err, sizeof(err));
+    quiet_off();
+    if (rc != 0) FAIL("store_open(%s): %s", f.data, err);
+    const int32_t bytes = 48 * 1024;
+    uint32_t rolled_at[4] = {0};
+    uint32_t rolls = 0;
+    struct store_log_counts c;
+    while (rolls < 2) {
+        ASSERT_LT_I64(f.last, 200);
+        uint64_t ready = wait_prepared(f.st);
+        fx_append_root_data(&f, bytes);
+        store_log_counts(f.st, &c);
+        if (c.rolled_full > rolls) {
+            rolled_at[rolls++] = f.last;
+            /* the first full log (1 MiB, the first file of a run) rolls to the file
+             * asked for when it opened, the same size; the next one to the file
+             * asked for at that roll: twice the log that ended */
+            ASSERT_EQ_I64(ready, rolls == 1 ? 1024 * 1024 : 2 * 1024 * 1024);
+        }
+    }
+    ASSERT_EQ_I64(c.rolled_full, 2);
+    ASSERT_EQ_I64(c.created, 0);
+    ASSERT_EQ_I64(c.prepared, 3);
+    int64_t logs[FILES_MAX];
+    ASSERT_EQ_I64(list_files(f.data, false, logs), 3);
+    ASSERT_EQ_I64(logs[0], ZX(1));
+    ASSERT_EQ_I64(logs[1], ZX(rolled_at[0]));
+    ASSERT_EQ_I64(logs[2], ZX(rolled_at[1]));
+    fx_close(&f);
+    char path[PATH_MAX_LEN];
+    struct log_recs r;
+    uint32_t total = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        log_path(f.data, logs[i], path, sizeof(path));
+        log_scan_file(path, &r);
+        total += r.count;
+        /* each full log used its prepared file up to the batch that did not fit */
+        if (i == 0)
+            ASSERT_LT_I64(1024 * 1024 - bytes - 200, r.end[r.count - 1]);
+        if (i == 1)
+            ASSERT_LT_I64(1024 * 1024 - bytes - 200, r.end[r.count - 1]);
+        ASSERT_EQ_I64(file_size(path), r.end[r.count - 1]);
+    }
+    ASSERT_EQ_I64(total, f.last);
+    struct recovered out;
+    expect_recovers(&f, f.data, f.last, "restart after logs rolled when full", &out);
+    fx_teardown(&f);
+}
+
 /* A copy of a snapshot image (snap_write's: no digest section) without the ACL
  * cache entry equal to `drop`, resealed: the nodes with that ACL now refer to a
  * reference the cache lacks. */
