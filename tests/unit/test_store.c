@@ -866,6 +866,20 @@ static void gen_txn(struct fx *f, struct txn *t, uint32_t n)
  * as one event-loop turn), applying each to the model and keeping its digest, and
  * snapshots the model whenever the store asks (between two batches, with all of
  * them durable: the store's contract). */
+/* Applies txn `n` (the next counter) to the model, appends it to the store, records
+ * it and the model's digest after it, and frees it. */
+static void fx_append(struct fx *f, struct txn *t, uint32_t n)
+{
+    apply_txn(&f->env, t, NULL);
+    store_append(f->st, t);
+    f->txn_off[n] = f->txns.len;
+    txn_encode(&f->txns, t);
+    f->txn_len[n] = f->txns.len - f->txn_off[n];
+    txn_deinit(t);
+    f->last = n;
+    f->digest[n] = state_digest(&f->model, &f->sessions);
+}
+
 static void fx_run(struct fx *f, uint32_t count)
 {
     uint32_t target = f->last + count;
@@ -876,14 +890,7 @@ static void fx_run(struct fx *f, uint32_t count)
             uint32_t n = f->last + 1;
             struct txn t;
             gen_txn(f, &t, n);
-            apply_txn(&f->env, &t, NULL);
-            store_append(f->st, &t);
-            f->txn_off[n] = f->txns.len;
-            txn_encode(&f->txns, &t);
-            f->txn_len[n] = f->txns.len - f->txn_off[n];
-            txn_deinit(&t);
-            f->last = n;
-            f->digest[n] = state_digest(&f->model, &f->sessions);
+            fx_append(f, &t, n);
         }
         store_kick(f->st);
         wait_durable(f->st, ZX(f->last));
@@ -2170,14 +2177,7 @@ static void fx_append_root_data(struct fx *f, int32_t bytes)
     for (int32_t i = 0; i < bytes; i++)
         t.op.data[i] = (uint8_t)test_rand();
     t.op.version = tree_node_raw(find(&f->model, "/")).version + 1;
-    apply_txn(&f->env, &t, NULL);
-    store_append(f->st, &t);
-    f->txn_off[n] = f->txns.len;
-    txn_encode(&f->txns, &t);
-    f->txn_len[n] = f->txns.len - f->txn_off[n];
-    txn_deinit(&t);
-    f->last = n;
-    f->digest[n] = state_digest(&f->model, &f->sessions);
+    fx_append(f, &t, n);
     store_kick(f->st);
     wait_durable(f->st, ZX(n));
 }
