@@ -33,8 +33,8 @@
 #     them), admin.enableServer=false (ZooKeeper's Jetty admin port would collide between
 #     runs), fsync.warningthresholdms=5 (each logs its slow txn-log fsyncs; row 6 counts
 #     them), defaults otherwise (snapCount 100000, globalOutstandingLimit 1000, ...).
-#   - ZooKeeper runs as `java $ZK_JVMFLAGS -cp /etc/zookeeper/conf:zookeeper.jar
-#     QuorumPeerMain zoo.cfg` with ZK_JVMFLAGS=-Xmx2g by default: a 2 GiB heap cap holds
+#   - ZooKeeper runs as `java $ZK_JVMFLAGS -cp /etc/zookeeper/conf:zookeeper.jar:<slf4j
+#     binding and log4j, see ZK_LOG_CP> QuorumPeerMain zoo.cfg` with ZK_JVMFLAGS=-Xmx2g by default: a 2 GiB heap cap holds
 #     1M znodes x 100 B (a live set of roughly 0.5 GiB) with room for G1; the initial
 #     heap and the collector are the JVM's defaults (G1), as a stock install runs them.
 #   - Each server group starts fresh (new dataDirs under one mktemp directory) and both
