@@ -992,11 +992,19 @@ static int server_poll_timeout(struct server *s) {
     return d < 0 ? 0 : (d > 1000 ? 1000 : (int)d);
 }
 
+/* A lone client is one whose requests were the loop's last SERVER_LONE_RUN
+ * readable events in a row: the loop then writes and syncs its single write
+ * itself (store_sync_inline) rather than waking the log writer and waiting to be
+ * woken back. With other clients active the run breaks at once, and the writer
+ * thread's group commit lets the loop serve them during the fsync. */
+#define SERVER_LONE_RUN 4
+
 /* Before sleeping: commit, then one write per connection for everything queued.
  * Only dirty connections are visited (new ones join the list's tail while it is
  * walked, e.g. watch events); a connection leaves it once it has nothing left
- * but waiting for its socket. */
-static void server_before_sleep(struct server *s) {
+ * but waiting for its socket. Returns true if it made a write durable on the
+ * loop: the caller runs it again, to apply the write and send its reply. */
+static bool server_before_sleep(struct server *s) {
     server_commit(s);
     struct queue *q, *nq;
     if (s->recheck_all) {
@@ -1030,7 +1038,11 @@ static void server_before_sleep(struct server *s) {
             c->dirty = false;
         }
     }
-    store_kick(s->store);
+    bool synced = false;
+    if (s->reader_run >= SERVER_LONE_RUN && s->commit_count == 1)
+        synced = store_sync_inline(s->store);
+    if (!synced)
+        store_kick(s->store);
     if (s->snapshot_requested) {
         s->snapshot_requested = 0;
         store_request_snapshot(s->store);
@@ -1039,6 +1051,7 @@ static void server_before_sleep(struct server *s) {
     if (store_snapshot_due(s->store) &&
         store_snapshot_start(s->store, &s->tree, &s->sessions, s->last_zxid) == 0)
         s->snapshots_started++;
+    return synced;
 }
 
 int server_run(struct server *s) {
@@ -1047,15 +1060,18 @@ int server_run(struct server *s) {
     const struct conn *last_reader = NULL; /* compared, never followed: it may be freed */
     while (!s->stop) {
         s->input_backlog = false;
-        server_before_sleep(s);
+        if (server_before_sleep(s))
+            server_before_sleep(s);
         int timeout = s->input_backlog ? 0 : server_poll_timeout(s);
         /* Polling before sleeping (pollwait.h) is for a lone client waiting on each
          * reply, whose next request comes soon after: the loop polls only when
          * the last two requests came from one connection, no write waits for the
-         * log's fsync, and none was just answered (a writing client's next
-         * request comes an fsync later at the soonest). With several clients the
-         * loop is woken by one while it serves another, and polling would only
-         * take a vCPU from them and from the log writer. */
+         * log writer's fsync, and the writer did not just answer one (a client
+         * writing through the writer sends its next request an fsync later at the
+         * soonest). A lone client's write synced on the loop (server_before_sleep)
+         * is answered at once, so its next request comes soon and is polled for.
+         * With several clients the loop is woken by one while it serves another,
+         * and polling would only take a vCPU from them and from the log writer. */
         bool sleep_now = s->commit_count > 0 || wrote || !same_reader;
         wrote = false;
         int n = sleep_now ? epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout)
@@ -1089,6 +1105,7 @@ int server_run(struct server *s) {
                 conn_flush(c);
             if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP))) {
                 same_reader = c == last_reader;
+                s->reader_run = same_reader ? s->reader_run + (s->reader_run < UINT32_MAX) : 1;
                 last_reader = c;
                 conn_on_readable(c);
             }

@@ -123,6 +123,7 @@ struct server {
     int64_t last_zxid; /* last zxid applied */
     uint32_t outstanding; /* queued requests over all connections */
     bool input_backlog;   /* some connection has parsable frames left: do not sleep */
+    uint32_t reader_run;  /* readable events in a row from one connection */
     int64_t start_ms;
     int64_t next_container_check_ms;
     struct latency lat;

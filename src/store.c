@@ -79,6 +79,13 @@ struct store_roll {
     int64_t zxid;
 };
 
+/* One batch of records taken from `pending` (now in wbuf) for one write and sync. */
+struct store_batch {
+    int64_t first, last;
+    struct store_roll rolls[STORE_ROLLS_MAX];
+    uint32_t nrolls;
+};
+
 struct store {
     struct store_config cfg;
     char snap_dir[4200];
@@ -92,10 +99,12 @@ struct store {
     struct store_roll rolls[STORE_ROLLS_MAX];
     uint32_t roll_count;
     bool stop;
+    bool batch_busy; /* a batch is being written (by the writer or the loop) */
     int64_t durable_zxid; /* written by the writer, read with __atomic */
     /* loop-owned */
     struct jute_buf scratch;
     bool kicked;
+    uint64_t batches_inline; /* written on the loop by store_sync_inline */
     bool roll_next;      /* the next appended record starts a new log file */
     int64_t appended_zxid;
     int64_t txns_since_snap;
@@ -1236,6 +1245,7 @@ void store_log_counts(struct store *st, struct store_log_counts *out) {
     out->prepared = __atomic_load_n(&st->logs_prepared_used, __ATOMIC_RELAXED);
     out->created = __atomic_load_n(&st->logs_created, __ATOMIC_RELAXED);
     out->rolled_full = __atomic_load_n(&st->logs_rolled_full, __ATOMIC_RELAXED);
+    out->batches_inline = st->batches_inline;
     pthread_mutex_lock(&st->prep_mu);
     out->ready_bytes = st->prep_fd >= 0 ? st->prep_size : 0;
     pthread_mutex_unlock(&st->prep_mu);
@@ -1359,74 +1369,117 @@ static void store_log_write(struct store *st, const uint8_t *p, size_t n) {
     }
 }
 
-static void *store_writer_main(void *arg) {
-    struct store *st = arg;
-    for (;;) {
-        pthread_mutex_lock(&st->mu);
-        while (!st->stop && st->pending.len == 0)
-            pthread_cond_wait(&st->cv, &st->mu);
-        if (st->pending.len == 0) {
-            pthread_mutex_unlock(&st->mu);
-            break;
-        }
-        struct jute_buf tmp = st->wbuf;
-        st->wbuf = st->pending;
-        st->pending = tmp;
-        st->pending.len = 0;
-        int64_t first = st->pending_first_zxid, last = st->pending_last_zxid;
-        struct store_roll rolls[STORE_ROLLS_MAX];
-        uint32_t nrolls = st->roll_count;
-        memcpy(rolls, st->rolls, sizeof(rolls));
-        st->roll_count = 0;
-        st->pending_first_zxid = 0;
-        pthread_mutex_unlock(&st->mu);
+/* Takes the pending records as the next batch (under mu, with no batch running),
+ * or returns false when there are none. */
+static bool store_take_batch(struct store *st, struct store_batch *b) {
+    if (st->pending.len == 0 || st->batch_busy)
+        return false;
+    struct jute_buf tmp = st->wbuf;
+    st->wbuf = st->pending;
+    st->pending = tmp;
+    st->pending.len = 0;
+    b->first = st->pending_first_zxid;
+    b->last = st->pending_last_zxid;
+    b->nrolls = st->roll_count;
+    memcpy(b->rolls, st->rolls, sizeof(b->rolls));
+    st->roll_count = 0;
+    st->pending_first_zxid = 0;
+    st->batch_busy = true;
+    return true;
+}
 
-        uint64_t off = 0;
-        if (st->log_fd < 0 && (nrolls == 0 || rolls[0].offset != 0)) {
-            store_open_log(st, first, 0);
-        } else if (store_log_full(st, nrolls > 0 ? rolls[0].offset : st->wbuf.len)) {
-            /* the previous batch's fdatasync covered every record of the full log */
-            uint64_t ended = st->log_pos;
-            store_close_log(st);
-            store_open_log(st, first, ended);
-            __atomic_add_fetch(&st->logs_rolled_full, 1, __ATOMIC_RELAXED);
-        }
-        for (uint32_t i = 0; i <= nrolls; i++) {
-            uint64_t end = i < nrolls ? rolls[i].offset : st->wbuf.len;
-            if (end > off)
-                store_log_write(st, st->wbuf.p + off, end - off);
-            off = end;
-            if (i < nrolls) {
-                if (st->log_fd >= 0 && st->cfg.force_sync && fdatasync(st->log_fd) != 0) {
-                    char path[4400];
-                    store_log_path(st, st->log_name, path, sizeof(path));
-                    store_fatal("cannot fsync transaction log", path, errno);
-                }
-                uint64_t ended = st->log_fd >= 0 ? st->log_pos : 0;
-                store_close_log(st);
-                store_open_log(st, rolls[i].zxid, ended);
-            }
-        }
-        if (st->cfg.force_sync) {
-            int64_t t0 = store_mono_ms();
-            if (fdatasync(st->log_fd) != 0) {
+/* Writes one batch (st->wbuf) to the log, switching files at its roll points,
+ * and fdatasyncs once; store_end_batch then publishes it. Runs on the writer
+ * thread, or on the loop (store_sync_inline), never on both at once: batch_busy,
+ * set by store_take_batch under mu, hands the writer-owned fields over. */
+static void store_write_batch(struct store *st, const struct store_batch *b) {
+    uint64_t off = 0;
+    if (st->log_fd < 0 && (b->nrolls == 0 || b->rolls[0].offset != 0)) {
+        store_open_log(st, b->first, 0);
+    } else if (store_log_full(st, b->nrolls > 0 ? b->rolls[0].offset : st->wbuf.len)) {
+        /* the previous batch's fdatasync covered every record of the full log */
+        uint64_t ended = st->log_pos;
+        store_close_log(st);
+        store_open_log(st, b->first, ended);
+        __atomic_add_fetch(&st->logs_rolled_full, 1, __ATOMIC_RELAXED);
+    }
+    for (uint32_t i = 0; i <= b->nrolls; i++) {
+        uint64_t end = i < b->nrolls ? b->rolls[i].offset : st->wbuf.len;
+        if (end > off)
+            store_log_write(st, st->wbuf.p + off, end - off);
+        off = end;
+        if (i < b->nrolls) {
+            if (st->log_fd >= 0 && st->cfg.force_sync && fdatasync(st->log_fd) != 0) {
                 char path[4400];
                 store_log_path(st, st->log_name, path, sizeof(path));
                 store_fatal("cannot fsync transaction log", path, errno);
             }
-            int64_t took = store_mono_ms() - t0;
-            if (took > st->cfg.fsync_warn_ms)
-                fprintf(stderr,
-                        "zkd: fsync of %s/%s took %" PRId64 " ms (fsync.warningthresholdms=%" PRId64
-                        "): the disk is slow; every write waits for it\n",
-                        st->log_dir, st->log_name, took, st->cfg.fsync_warn_ms);
+            uint64_t ended = st->log_fd >= 0 ? st->log_pos : 0;
+            store_close_log(st);
+            store_open_log(st, b->rolls[i].zxid, ended);
         }
-        __atomic_store_n(&st->durable_zxid, last, __ATOMIC_RELEASE);
+    }
+    if (st->cfg.force_sync) {
+        int64_t t0 = store_mono_ms();
+        if (fdatasync(st->log_fd) != 0) {
+            char path[4400];
+            store_log_path(st, st->log_name, path, sizeof(path));
+            store_fatal("cannot fsync transaction log", path, errno);
+        }
+        int64_t took = store_mono_ms() - t0;
+        if (took > st->cfg.fsync_warn_ms)
+            fprintf(stderr,
+                    "zkd: fsync of %s/%s took %" PRId64 " ms (fsync.warningthresholdms=%" PRId64
+                    "): the disk is slow; every write waits for it\n",
+                    st->log_dir, st->log_name, took, st->cfg.fsync_warn_ms);
+    }
+}
+
+/* Ends the running batch: its last zxid becomes durable. batch_busy is cleared
+ * first, so whoever sees the new durable zxid finds the writer's fields free. */
+static void store_end_batch(struct store *st, const struct store_batch *b) {
+    pthread_mutex_lock(&st->mu);
+    st->batch_busy = false;
+    __atomic_store_n(&st->durable_zxid, b->last, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void *store_writer_main(void *arg) {
+    struct store *st = arg;
+    for (;;) {
+        struct store_batch b;
+        bool have;
+        pthread_mutex_lock(&st->mu);
+        while (!(have = store_take_batch(st, &b)) && !st->stop)
+            pthread_cond_wait(&st->cv, &st->mu);
+        pthread_mutex_unlock(&st->mu);
+        if (!have)
+            break; /* stopped with nothing pending */
+        store_write_batch(st, &b);
+        store_end_batch(st, &b);
         uint64_t one = 1;
         ssize_t w = write(st->efd, &one, sizeof(one));
         ZK_UNUSED(w); /* an eventfd write only fails on counter overflow */
     }
     return NULL;
+}
+
+bool store_sync_inline(struct store *st) {
+    if (!st->kicked)
+        return false;
+    struct store_batch b;
+    pthread_mutex_lock(&st->mu);
+    bool took = store_take_batch(st, &b);
+    pthread_mutex_unlock(&st->mu);
+    if (!took)
+        return false; /* the writer has a batch running: store_kick queues this one */
+    st->kicked = false;
+    store_write_batch(st, &b);
+    /* nothing was appended meanwhile (only this thread appends), so the writer,
+     * if it woke while the batch ran, has nothing to look at again */
+    store_end_batch(st, &b);
+    st->batches_inline++;
+    return true;
 }
 
 void store_append(struct store *st, const struct txn *t) {

@@ -862,10 +862,6 @@ static void gen_txn(struct fx *f, struct txn *t, uint32_t n)
     }
 }
 
-/* Appends count txns in batches of 1..8 (one kick and one durable wait per batch,
- * as one event-loop turn), applying each to the model and keeping its digest, and
- * snapshots the model whenever the store asks (between two batches, with all of
- * them durable: the store's contract). */
 /* Applies txn `n` (the next counter) to the model, appends it to the store, records
  * it and the model's digest after it, and frees it. */
 static void fx_append(struct fx *f, struct txn *t, uint32_t n)
@@ -880,6 +876,36 @@ static void fx_append(struct fx *f, struct txn *t, uint32_t n)
     f->digest[n] = state_digest(&f->model, &f->sessions);
 }
 
+/* Makes the batch just appended durable, as the loop does, in one of three ways
+ * chosen at random: the writer thread (a kick), the loop itself (store_sync_inline,
+ * durable on return), or a kick followed at once by an inline attempt that finds
+ * the batch either still pending or already taken by the writer. */
+static void fx_commit(struct fx *f)
+{
+    switch (rnd(3)) {
+    case 0:
+        store_kick(f->st);
+        break;
+    case 1:
+        /* false only when the writer, woken late by an earlier kick whose batch
+         * the loop wrote itself, took this batch first */
+        if (store_sync_inline(f->st))
+            ASSERT_EQ_I64(store_durable_zxid(f->st), ZX(f->last));
+        else
+            store_kick(f->st);
+        break;
+    default:
+        store_kick(f->st);
+        (void)store_sync_inline(f->st);
+        break;
+    }
+    wait_durable(f->st, ZX(f->last));
+}
+
+/* Appends count txns in batches of 1..8 (one commit and one durable wait per batch,
+ * as one event-loop turn), applying each to the model and keeping its digest, and
+ * snapshots the model whenever the store asks (between two batches, with all of
+ * them durable: the store's contract). */
 static void fx_run(struct fx *f, uint32_t count)
 {
     uint32_t target = f->last + count;
@@ -892,8 +918,7 @@ static void fx_run(struct fx *f, uint32_t count)
             gen_txn(f, &t, n);
             fx_append(f, &t, n);
         }
-        store_kick(f->st);
-        wait_durable(f->st, ZX(f->last));
+        fx_commit(f);
         if (store_snapshot_due(f->st)) {
             ASSERT_OK(store_snapshot_start(f->st, &f->model, &f->sessions, ZX(f->last)));
             wait_snapshot(f, f->st);
@@ -945,6 +970,16 @@ static void fx_close(struct fx *f)
         quiet_off();
     }
     f->st = NULL;
+}
+
+/* Opens f->st on f->cfg (its dataDir may be fresh), failing with the store's error. */
+static void fx_open(struct fx *f, struct store_recovery *rec)
+{
+    char err[2048];
+    quiet_on(f);
+    int rc = store_open(&f->st, &f->cfg, &f->model, &f->sessions, NOW_MS, rec, err, sizeof(err));
+    quiet_off();
+    if (rc != 0) FAIL("store_open(%s): %s", f->data, err);
 }
 
 /* Releases everything and removes the temporary directory. */
@@ -2108,11 +2143,7 @@ TEST(store, a_roll_takes_the_prepared_log_file_and_close_trims_its_zeros)
     fmt(stale, sizeof(stale), "%s/tmp.log.next", dir);
     file_write(stale, (const uint8_t *)"ZKLG not a log", 14);
     struct store_recovery rec;
-    char err[2048];
-    quiet_on(&f);
-    int rc = store_open(&f.st, &f.cfg, &f.model, &f.sessions, NOW_MS, &rec, err, sizeof(err));
-    quiet_off();
-    if (rc != 0) FAIL("store_open(%s): %s", f.data, err);
+    fx_open(&f, &rec);
     /* the first log of a run is prepared too: 1 MiB, capped at preAllocSize */
     ASSERT_EQ_I64(wait_prepared(f.st), 256 * 1024);
     fx_run(&f, 40);
@@ -2197,11 +2228,7 @@ TEST(store, a_full_log_rolls_to_the_next_prepared_file)
     f.cfg.prealloc_bytes = 4 * 1024 * 1024;
     f.cfg.snap_count = 1000000;
     struct store_recovery rec;
-    char err[2048];
-    quiet_on(&f);
-    int rc = store_open(&f.st, &f.cfg, &f.model, &f.sessions, NOW_MS, &rec, err, sizeof(err));
-    quiet_off();
-    if (rc != 0) FAIL("store_open(%s): %s", f.data, err);
+    fx_open(&f, &rec);
     const int32_t bytes = 48 * 1024;
     uint32_t rolled_at[4] = {0};
     uint32_t rolls = 0;
@@ -2245,6 +2272,50 @@ TEST(store, a_full_log_rolls_to_the_next_prepared_file)
     ASSERT_EQ_I64(total, f.last);
     struct recovered out;
     expect_recovers(&f, f.data, f.last, "restart after logs rolled when full", &out);
+    fx_teardown(&f);
+}
+
+/* Goal: the loop can write and sync a batch itself (store_sync_inline, for a lone
+ * client) instead of handing it to the writer thread; the txn is durable when the
+ * call returns, the call declines when there is nothing to write, and inline and
+ * writer batches interleave (rolls and snapshots included) into logs that recover
+ * the exact state. Method: single txns committed inline, then fx_run, whose every
+ * batch picks the writer, the loop, or a kick raced by an inline attempt. */
+TEST(store, the_loop_can_write_a_batch_itself)
+{
+    struct fx f;
+    fx_setup(&f);
+    struct store_recovery rec;
+    fx_open(&f, &rec);
+    struct store_log_counts c;
+    ASSERT_FALSE(store_sync_inline(f.st));
+    struct txn t;
+    gen_txn(&f, &t, 1);
+    fx_append(&f, &t, 1);
+    ASSERT_TRUE(store_sync_inline(f.st));
+    ASSERT_EQ_I64(store_durable_zxid(f.st), ZX(1));
+    ASSERT_FALSE(store_sync_inline(f.st));
+    store_log_counts(f.st, &c);
+    ASSERT_EQ_I64(c.batches_inline, 1);
+    /* a writer batch, then the loop again once it is durable */
+    for (uint32_t n = 2; n <= 4; n++) {
+        gen_txn(&f, &t, n);
+        fx_append(&f, &t, n);
+    }
+    store_kick(f.st);
+    wait_durable(f.st, ZX(4));
+    gen_txn(&f, &t, 5);
+    fx_append(&f, &t, 5);
+    ASSERT_TRUE(store_sync_inline(f.st));
+    ASSERT_EQ_I64(store_durable_zxid(f.st), ZX(5));
+    fx_run(&f, 200);
+    store_log_counts(f.st, &c);
+    ASSERT_LT_I64(2, c.batches_inline);
+    fx_close(&f);
+    int64_t logs[FILES_MAX];
+    ASSERT_LT_I64(2, list_files(f.data, false, logs)); /* snapCount 40: rolls happened */
+    struct recovered out;
+    expect_recovers(&f, f.data, f.last, "restart after inline and writer batches", &out);
     fx_teardown(&f);
 }
 
