@@ -992,12 +992,17 @@ static int server_poll_timeout(struct server *s) {
     return d < 0 ? 0 : (d > 1000 ? 1000 : (int)d);
 }
 
-/* A lone client is one whose requests were the loop's last SERVER_LONE_RUN
- * readable events in a row: the loop then writes and syncs its single write
- * itself (store_sync_inline) rather than waking the log writer and waiting to be
- * woken back. With other clients active the run breaks at once, and the writer
- * thread's group commit lets the loop serve them during the fsync. */
+/* A lone client is the only connection the loop has read from for the last
+ * SERVER_LONE_MS, with at least SERVER_LONE_RUN readable events in that run: the
+ * loop then writes and syncs its single outstanding write itself
+ * (store_sync_inline) rather than waking the log writer and waiting to be woken
+ * back. The loop is blocked for that fsync, which may take tens of milliseconds
+ * on a busy disk, so any other client active in the window (a reader among
+ * writers, a second writer) keeps the writer thread, whose group commit lets the
+ * loop serve the others meanwhile; only a request arriving after such a silence
+ * can wait for one inline fsync. */
 #define SERVER_LONE_RUN 4
+#define SERVER_LONE_MS 100
 
 /* Before sleeping: commit, then one write per connection for everything queued.
  * Only dirty connections are visited (new ones join the list's tail while it is
@@ -1039,7 +1044,8 @@ static bool server_before_sleep(struct server *s) {
         }
     }
     bool synced = false;
-    if (s->reader_run >= SERVER_LONE_RUN && s->commit_count == 1)
+    if (s->reader_run >= SERVER_LONE_RUN && s->commit_count == 1 &&
+        server_mono_ms() - s->reader_run_start_ms >= SERVER_LONE_MS)
         synced = store_sync_inline(s->store);
     if (!synced)
         store_kick(s->store);
@@ -1105,7 +1111,12 @@ int server_run(struct server *s) {
                 conn_flush(c);
             if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP))) {
                 same_reader = c == last_reader;
-                s->reader_run = same_reader ? s->reader_run + (s->reader_run < UINT32_MAX) : 1;
+                if (same_reader) {
+                    s->reader_run += s->reader_run < UINT32_MAX;
+                } else {
+                    s->reader_run = 1;
+                    s->reader_run_start_ms = server_mono_ms();
+                }
                 last_reader = c;
                 conn_on_readable(c);
             }

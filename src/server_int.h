@@ -124,6 +124,7 @@ struct server {
     uint32_t outstanding; /* queued requests over all connections */
     bool input_backlog;   /* some connection has parsable frames left: do not sleep */
     uint32_t reader_run;  /* readable events in a row from one connection */
+    int64_t reader_run_start_ms; /* when that run began */
     int64_t start_ms;
     int64_t next_container_check_ms;
     struct latency lat;
