@@ -23,7 +23,10 @@
 #      probe load; a request held up by a pause is timed from when it was due, so the
 #      longest latency is the longest pause the client saw. The pace stays far below
 #      either server's depth-1 capacity under the load (ZooKeeper managed ~1300/s here),
-#      or the probe would queue behind itself and report its own backlog.
+#      or the probe would queue behind itself and report its own backlog. The headline
+#      is the slowest probe request due in a second of the window in which a snapshot
+#      file was being written (zkbench's max_us_by_s, the file's creation to its last
+#      write); the slowest over the whole window is reported beside it.
 #   10 10k idle sessions: time for all to connect, RSS per session, CPU while idle
 #
 # Fairness:
@@ -403,7 +406,8 @@ snap_times() {
         awk -v m="$m" -v t="$t0" 'BEGIN{exit !(m >= t)}' || continue
         say "  ${KIND[$s]}: $(basename "$f"): created at $(awk -v a="$b" -v t="$t0" 'BEGIN{printf "%.1f", a-t}')s," \
             "last written at $(awk -v a="$m" -v t="$t0" 'BEGIN{printf "%.1f", a-t}')s of the window"
-        record_value 9 "$s" snapshot_created_at_s "$(awk -v a="$b" -v t="$t0" 'BEGIN{printf "%.1f", a-t}')"
+        record_value 9 "$s" snapshot_created_at_s "$(awk -v a="$b" -v t="$t0" 'BEGIN{printf "%.3f", a-t}')"
+        record_value 9 "$s" snapshot_last_written_at_s "$(awk -v a="$m" -v t="$t0" 'BEGIN{printf "%.3f", a-t}')"
     done < <(find "${DIR[$s]}/data" -name 'snapshot.*' 2>/dev/null | sort)
 }
 

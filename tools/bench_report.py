@@ -62,6 +62,26 @@ def machine(field):
     return get
 
 
+def during_snapshots(name, phase):
+    """The slowest request of a zkbench phase whose intended send time fell in a second
+    in which a snapshot file was being written (from its creation to its last write,
+    both rounded out to whole seconds of the phase), in µs; None without a snapshot."""
+    def get(recs, server):
+        series = zb(name, phase, "max_us_by_s")(recs, server)
+        made = [r["value"] for r in recs if r.get("server") == server and
+                r.get("name") == "snapshot_created_at_s" and "value" in r]
+        done = [r["value"] for r in recs if r.get("server") == server and
+                r.get("name") == "snapshot_last_written_at_s" and "value" in r]
+        if series is None or not made or len(made) != len(done):
+            return None
+        worst = None
+        for a, b in zip(made, done):
+            for sec in range(max(0, int(a)), min(len(series) - 1, int(b)) + 1):
+                worst = series[sec] if worst is None else max(worst, series[sec])
+        return worst
+    return get
+
+
 def us_to_ms(f):
     def get(recs, server):
         v = f(recs, server)
@@ -106,13 +126,16 @@ def table_spec(meta):
          "%.0f"),
         (7, "  (RSS after restart MiB)", val("rss_restarted_kib", 1 / 1024), "%.1f"),
         (8, "restart to serving s (%s znodes)" % big, val("restart_s"), "%.2f"),
-        (9, "snapshot: longest depth-1 pause ms", us_to_ms(zb("snap-probe", "get", "max")),
+        (9, "snapshot: longest depth-1 pause while written ms",
+         us_to_ms(during_snapshots("snap-probe", "get")), "%.1f"),
+        (9, "  longest over the whole window ms", us_to_ms(zb("snap-probe", "get", "max")),
          "%.1f"),
         (9, "  probe p99.9 ms (%s get/s; load %s set/s)" % (meta.get("probe_rate", "?"), snap),
          us_to_ms(zb("snap-probe", "get", "p999")), "%.2f"),
         (9, "  snapshots written in window", val("snapshots_in_window"), "%.0f"),
         (9, "  slowest probe at s of the window", zb("snap-probe", "get", "max_at_s"), "%.1f"),
         (9, "  first snapshot created at s", val("snapshot_created_at_s"), "%.1f"),
+        (9, "  first snapshot last written at s", val("snapshot_last_written_at_s"), "%.1f"),
         (9, "  zkd log: fork paused the loop ms", val("zkd_fork_pause_ms"), "%.1f"),
         (10, "%s idle sessions: connect all s" % idle, val("idle_connect_s"), "%.2f"),
         (10, "  RSS per session KiB", val("idle_rss_per_session_kib"), "%.2f"),

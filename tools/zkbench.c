@@ -332,6 +332,8 @@ struct phase {
     uint64_t issued, completed;
     uint64_t reads, writes, late, pings;
     uint64_t max_at;        /* t0 of the slowest request, relative to t_start */
+    uint64_t *max_by_s;     /* slowest latency of the requests intended in each second */
+    uint32_t max_by_s_len;  /* of the phase (JSON "max_us_by_s"), to line up with events */
     double interval_ns;     /* open loop: gap between two requests of one connection */
     uint64_t ping_seq;      /* idle: pings scheduled so far */
     double ping_gap_ns;     /* idle: gap between two pings over all sessions */
@@ -350,6 +352,26 @@ static uint64_t kids_created;  /* children this run created (OK, not NODEEXISTS)
 static uint64_t kids_name_bytes;
 static char run_tag[24];     /* makes create-workload parents unique per run */
 static struct phase *cur;
+
+#define MAX_BY_S_CAP (7 * 24 * 3600) /* a week of seconds: beyond it, not recorded */
+
+/* Records lat in the second of the phase its request was meant to go out in. */
+static void max_by_s_add(struct phase *ph, uint64_t at_ns, uint64_t lat)
+{
+    uint64_t sec = at_ns / 1000000000u;
+    if (sec >= MAX_BY_S_CAP)
+        return;
+    if (sec >= ph->max_by_s_len) {
+        uint32_t len = ph->max_by_s_len ? ph->max_by_s_len : 16;
+        while (len <= sec)
+            len *= 2;
+        ph->max_by_s = zk_xrealloc(ph->max_by_s, (size_t)len * sizeof(uint64_t));
+        memset(ph->max_by_s + ph->max_by_s_len, 0, (size_t)(len - ph->max_by_s_len) * sizeof(uint64_t));
+        ph->max_by_s_len = len;
+    }
+    if (lat > ph->max_by_s[sec])
+        ph->max_by_s[sec] = lat;
+}
 static uint64_t outstanding; /* requests sent and not answered, all connections */
 static struct sockaddr_storage srv_addr;
 static socklen_t srv_addr_len;
@@ -1034,8 +1056,10 @@ static void conn_reply(struct conn *c, const uint8_t *f, uint32_t n, uint64_t t_
     bool counted = p->type != OP_PING || cur->kind == PH_IDLE;
     if (counted) {
         uint64_t lat = t_now > p->t0 ? t_now - p->t0 : 0;
+        uint64_t at = p->t0 > cur->t_start ? p->t0 - cur->t_start : 0;
         if (lat > cur->hist.max)
-            cur->max_at = p->t0 > cur->t_start ? p->t0 - cur->t_start : 0;
+            cur->max_at = at;
+        max_by_s_add(cur, at, lat);
         hist_add(&cur->hist, lat);
         cur->completed++;
         cur->t_last = t_now;
@@ -1388,6 +1412,13 @@ static void print_json(double secs)
            opt.children, cur->completed, secs, rate, cur->reads, cur->writes, cur->late,
            cur->pings, (double)cur->max_at / 1e9, cur->start_unix_s, cur->oversleeps,
            us(cur->oversleep_max));
+    /* the seconds the phase ran, the last one partly */
+    uint64_t ran = (uint64_t)(secs + 1.0);
+    uint32_t n = ran < cur->max_by_s_len ? (uint32_t)ran : cur->max_by_s_len;
+    printf(",\"max_us_by_s\":[");
+    for (uint32_t i = 0; i < n; i++)
+        printf("%s%.0f", i ? "," : "", us(cur->max_by_s[i]));
+    printf("]");
     printf(",\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f"
            ",\"mean\":%.1f}}\n",
            us(hist_pct(h, 0.50)), us(hist_pct(h, 0.90)), us(hist_pct(h, 0.99)),
@@ -1452,6 +1483,7 @@ static void run(enum phase_kind kind, enum workload wl, const char *name, bool r
         else
             print_result_line(secs);
     }
+    zk_free(ph->max_by_s);
     zk_free(ph);
     cur = NULL;
 }
@@ -1726,6 +1758,8 @@ static void usage(FILE *f)
         "    start_unix_s (wall-clock start of the phase)\n"
         "    oversleeps oversleep_max_us (wake-ups more than 1 ms after epoll's timeout\n"
         "    was due, and the longest: pauses of zkbench itself, not of the server)\n"
+        "    max_us_by_s (per second of the phase, the slowest request meant to go out\n"
+        "    in it, 0 if none: to line latency up with server events)\n"
         "    latency_us{p50,p90,p99,p999,max,mean}\n"
         "  Reported phases: 'connect' (ops = sessions, latency = handshake, secs = until all\n"
         "  are established), the workload's name (or 'populate'), and 'idle'.\n"

@@ -1,7 +1,8 @@
 """zkbench (tools/zkbench.c), the load generator behind `make bench`, against a live server.
 
 Goal: every workload zkbench offers does on the server what it says (checked with kazoo,
-not with zkbench's own counters), its JSON is complete, open loop offers the asked rate,
+not with zkbench's own counters), its JSON is complete, open loop offers the asked rate (and lines its slowest requests
+up by second),
 its reply checker catches a server whose data is not what was written, bad usage exits 2
 naming the option, and --pause-probe reports consistent figures. Speed is not asserted.
 
@@ -139,6 +140,12 @@ def test_open_loop_offers_the_rate_asked(server, zk):
     assert p["reads"] + p["writes"] == p["ops"] and p["writes"] > 0
     assert 0.5 <= p["writes"] / p["ops"] / 0.2 <= 1.5
     assert "oversleeps" in p and p["oversleep_max_us"] >= 0
+    # one slowest latency per second of the phase, the overall max among them
+    series = p["max_us_by_s"]
+    assert len(series) in (2, 3), p
+    assert all(v > 0 for v in series[:2]), p
+    assert abs(max(series) - p["latency_us"]["max"]) <= 1, p
+    assert series[int(p["max_at_s"])] == max(series), p
 
 
 def test_reply_checker_fails_a_server_whose_data_differs(server, zk):
