@@ -1008,7 +1008,8 @@ static int server_poll_timeout(struct server *s) {
  * Only dirty connections are visited (new ones join the list's tail while it is
  * walked, e.g. watch events); a connection leaves it once it has nothing left
  * but waiting for its socket. Returns true if it made a write durable on the
- * loop: the caller runs it again, to apply the write and send its reply. */
+ * loop: the caller runs it again, to apply the write and send its reply, until
+ * it returns false (no txn then waits for a sync the loop would sleep through). */
 static bool server_before_sleep(struct server *s) {
     server_commit(s);
     struct queue *q, *nq;
@@ -1066,8 +1067,10 @@ int server_run(struct server *s) {
     const struct conn *last_reader = NULL; /* compared, never followed: it may be freed */
     while (!s->stop) {
         s->input_backlog = false;
-        if (server_before_sleep(s))
-            server_before_sleep(s);
+        /* again while it synced on the loop: applying that write may let the same
+         * connection's next write start (one queued behind a read), synced in turn */
+        while (server_before_sleep(s))
+            ;
         int timeout = s->input_backlog ? 0 : server_poll_timeout(s);
         /* Polling before sleeping (pollwait.h) is for a lone client waiting on each
          * reply, whose next request comes soon after: the loop polls only when
