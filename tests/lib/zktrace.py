@@ -22,16 +22,18 @@ class Trace:
 
 
 @contextlib.contextmanager
-def strace(pid, syscalls, attach_timeout=10.0):
+def strace(pid, syscalls, attach_timeout=10.0, paths=False):
     """Traces the given system calls of pid and its threads for the block's duration;
-    the Trace it yields holds the lines once the block ends. Fails loudly if strace is
-    missing or cannot attach."""
+    the Trace it yields holds the lines once the block ends. With paths, every file
+    descriptor is shown with its path, as in fdatasync(7</dir/log.1>). Fails loudly if
+    strace is missing or cannot attach."""
     if shutil.which("strace") is None:
         raise RuntimeError("strace is required (scripts/deps.sh installs it)")
     out = tempfile.NamedTemporaryFile(prefix="zkd-strace-", delete=False)
     out.close()
-    proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=" + ",".join(syscalls),
-                             "-o", out.name, "-p", str(pid)],
+    proc = subprocess.Popen(["strace", "-f", "-qq"] + (["-y"] if paths else [])
+                            + ["-e", "trace=" + ",".join(syscalls), "-o", out.name,
+                               "-p", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     trace = Trace()
     try:
