@@ -1063,7 +1063,7 @@ static bool server_before_sleep(struct server *s) {
 
 int server_run(struct server *s) {
     struct epoll_event events[ZK_LIMIT_EPOLL_EVENTS];
-    bool wrote = false, same_reader = false;
+    bool wrote = false;
     const struct conn *last_reader = NULL; /* compared, never followed: it may be freed */
     while (!s->stop) {
         s->input_backlog = false;
@@ -1081,7 +1081,7 @@ int server_run(struct server *s) {
          * is answered at once, so its next request comes soon and is polled for.
          * With several clients the loop is woken by one while it serves another,
          * and polling would only take a vCPU from them and from the log writer. */
-        bool sleep_now = s->commit_count > 0 || wrote || !same_reader;
+        bool sleep_now = s->commit_count > 0 || wrote || s->reader_run < 2;
         wrote = false;
         int n = sleep_now ? epoll_wait(s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout)
                           : poll_wait(&s->poll, s->epfd, events, (int)ZK_ARRAY_LEN(events), timeout);
@@ -1113,8 +1113,7 @@ int server_run(struct server *s) {
             if (events[i].events & EPOLLOUT)
                 conn_flush(c);
             if (!c->dead && (events[i].events & (EPOLLIN | EPOLLHUP))) {
-                same_reader = c == last_reader;
-                if (same_reader) {
+                if (c == last_reader) {
                     s->reader_run += s->reader_run < UINT32_MAX;
                 } else {
                     s->reader_run = 1;
