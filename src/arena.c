@@ -26,21 +26,25 @@ struct arena_page {
     uint8_t linked; /* on its class's partial list */
 };
 
+/* 8-byte steps to 256 B, then (2^k, 2^(k+1)] in four steps of 2^(k-2), k >= 8.
+ * A class of a multiple of 16 bytes has only 16-byte-aligned blocks (pages are
+ * 64 KiB-aligned), so a request that needs 16-byte alignment, whose size is a
+ * multiple of 16, gets it; the others are 8-byte aligned, which any object of
+ * their size needs at most. */
 static uint32_t arena_class_of(size_t size) {
     if (size <= 256)
-        return size <= 16 ? 0 : (uint32_t)((size + 15) / 16 - 1);
-    /* (2^k, 2^(k+1)] in four steps of 2^(k-2), k >= 8 */
+        return size <= 8 ? 0 : (uint32_t)((size + 7) / 8 - 1);
     uint32_t k = 63 - (uint32_t)__builtin_clzll((unsigned long long)(size - 1));
     size_t step = (size_t)1 << (k - 2);
     uint32_t sub = (uint32_t)((size - ((size_t)1 << k) + step - 1) / step);
-    return 16 + (k - 8) * 4 + sub - 1;
+    return 32 + (k - 8) * 4 + sub - 1;
 }
 
 static size_t arena_size_of_class(uint32_t c) {
-    if (c < 16)
-        return ((size_t)c + 1) * 16;
-    uint32_t k = 8 + (c - 16) / 4;
-    uint32_t sub = (c - 16) % 4 + 1;
+    if (c < 32)
+        return ((size_t)c + 1) * 8;
+    uint32_t k = 8 + (c - 32) / 4;
+    uint32_t sub = (c - 32) % 4 + 1;
     return ((size_t)1 << k) + (size_t)sub * ((size_t)1 << (k - 2));
 }
 

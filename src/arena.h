@@ -11,7 +11,7 @@
  * size is its page's size class.
  *
  * Layout: the range is cut into 64 KiB pages; a page holds blocks of one size
- * class (16-byte steps to 256 B, then four classes per power of two up to
+ * class (8-byte steps to 256 B, then four classes per power of two up to
  * ARENA_MAX_BLOCK). Each page has a descriptor (its class, a free list of
  * returned blocks, a bump index for never-used ones, a live count); pages with a
  * free block are linked per class; a page whose last block is freed goes back to
@@ -32,7 +32,7 @@
 #define ARENA_PAGE ((size_t)1 << ARENA_PAGE_SHIFT) /* 64 KiB */
 #define ARENA_SEGMENT ((size_t)2 << 20)             /* commit step = one huge page */
 #define ARENA_MAX_BLOCK ((size_t)16384)
-#define ARENA_CLASSES 40
+#define ARENA_CLASSES 56
 
 struct arena_page; /* descriptor, private to arena.c */
 
@@ -60,7 +60,8 @@ int arena_init(struct arena *a, size_t reserve, size_t huge_after);
 void arena_deinit(struct arena *a);
 
 /* 1 <= size <= ARENA_MAX_BLOCK (0 is treated as 1). Returns NULL when the range
- * is exhausted or a commit fails. Blocks are 16-byte aligned. */
+ * is exhausted or a commit fails. A block is 16-byte aligned when its class
+ * size is a multiple of 16 (every request of such a size), else 8-byte aligned. */
 void *arena_alloc(struct arena *a, size_t size);
 /* p must be a live block of this arena. */
 void arena_free(struct arena *a, void *p);
