@@ -17,7 +17,7 @@ CFLAGS_MODE := -O2
 LDFLAGS_MODE :=
 endif
 CFLAGS += $(CFLAGS_BASE) $(CFLAGS_MODE)
-LDLIBS := -lcrypto -lz -lm
+LDLIBS := -lz -lm
 
 SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 OBJ := $(SRC:src/%.c=$(BUILD)/obj/%.o)

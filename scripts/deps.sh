@@ -2,7 +2,7 @@
 # Install what a fresh Debian 12 machine lacks to build, run and test zkd.
 # Idempotent: packages already present are not reinstalled.
 set -eu
-PKGS="build-essential pkg-config libssl-dev zlib1g-dev \
+PKGS="build-essential pkg-config zlib1g-dev \
 python3 python3-pytest python3-kazoo libzookeeper-mt-dev \
 zookeeper openjdk-17-jdk-headless netcat-openbsd \
 libcurator-framework-java libcurator-recipes-java \

@@ -1,7 +1,7 @@
 #include "acl.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +9,7 @@
 #include "err.h"
 #include "limits.h"
 #include "mem.h"
+#include "sha1.h"
 
 void auth_set_init(struct auth_set *a) {
     a->ids = NULL;
@@ -390,20 +391,18 @@ bool acl_check(const struct acl_list *acl, int32_t perm, const struct auth_set *
 }
 
 bool acl_digest(const char *user_pw, uint32_t len, char *out, uint32_t cap) {
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
+    uint8_t md[SHA1_DIGEST_BYTES];
     if (len == 0)
         user_pw = ""; /* a null auth buffer digests like an empty one */
-    if (EVP_Digest(user_pw, len, md, &md_len, EVP_sha1(), NULL) != 1)
-        return false;
     const char *colon = memchr(user_pw, ':', len);
     uint32_t ulen = colon ? (uint32_t)(colon - user_pw) : len;
-    uint32_t b64_len = 4 * ((md_len + 2) / 3);
+    uint32_t b64_len = SHA1_BASE64_LEN(SHA1_DIGEST_BYTES);
     if (ulen + 1 + b64_len + 1 > cap)
         return false;
+    sha1_digest(user_pw, len, md);
     memcpy(out, user_pw, ulen);
     out[ulen] = ':';
-    EVP_EncodeBlock((unsigned char *)out + ulen + 1, md, (int)md_len);
-    out[ulen + 1 + b64_len] = '\0';
+    size_t written = sha1_base64_encode(md, sizeof(md), out + ulen + 1);
+    ZK_ASSERT(written == b64_len);
     return true;
 }

@@ -104,6 +104,17 @@ TEST(acl, digest_without_colon_hashes_whole_input_like_zookeeper)
     ASSERT_EQ_STR(out, "user:Et6pb+wgWTVmq3VpLJlJWWgzrck=");
 }
 
+TEST(acl, digest_golden_password_longer_than_a_sha1_block)
+{
+    /* 105 bytes: two 64-byte blocks, the second with the padding. */
+    const char *up = "carol:p4ssw0rd-p4ssw0rd-p4ssw0rd-p4ssw0rd-p4ssw0rd-p4ssw0rd-p4ssw0rd-"
+                     "p4ssw0rd-p4ssw0rd-p4ssw0rd-p4ssw0rd-";
+    char out[64];
+    ASSERT_EQ_I64(strlen(up), 105);
+    ASSERT_TRUE(acl_digest(up, 105, out, sizeof(out)));
+    ASSERT_EQ_STR(out, "carol:aapk7w+YJc1JjRE1i7QLl/Bmer0=");
+}
+
 /* ---- encode / decode ---- */
 
 TEST(acl, encode_golden_world_anyone)
