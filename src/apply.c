@@ -47,8 +47,10 @@ static void apply_create(struct apply_env *env, const struct txn *t, const struc
         owner = tree_owner_for_ttl(op->ttl);
     else if (op->ephemeral)
         owner = t->client_id;
-    struct tree_node *n = tree_create(env->tree, op->path, op->path_len, op->data, op->data_len,
-                                      op->acl, owner, op->parent_cversion, t->zxid, t->time_ms);
+    struct tree_node *parent = tree_find_parent(env->tree, op->path, op->path_len);
+    struct tree_node *n = tree_create_in(env->tree, parent, op->path, op->path_len, op->data,
+                                         op->data_len, op->acl, owner, op->parent_cversion,
+                                         t->zxid, t->time_ms);
     if (res != NULL) {
         res->path = zk_xstrndup(op->path, op->path_len);
         res->path_len = op->path_len;
@@ -56,18 +58,24 @@ static void apply_create(struct apply_env *env, const struct txn *t, const struc
     }
     apply_trigger_node(env, op->path, op->path_len, WATCH_EVENT_CREATED,
                        tree_node_acl(env->tree, n), t->zxid);
-    apply_trigger_children(env, n->parent, op->path, op->path_len, t->zxid);
+    apply_trigger_children(env, parent, op->path, op->path_len, t->zxid);
 }
 
-/* path (borrowed) is n's path. */
-static void apply_delete_node(struct apply_env *env, struct tree_node *n, const char *path,
-                              uint32_t len, int64_t zxid) {
-    struct tree_node *parent = n->parent;
+/* Deletes the node at path (borrowed), if it is there, it has no children and,
+ * when owner is not 0, that session owns it. Returns whether it did. */
+static bool apply_delete_path(struct apply_env *env, const char *path, uint32_t len,
+                              int64_t owner, int64_t zxid) {
+    struct tree_node *parent = NULL;
+    struct tree_node *n = tree_find_with_parent(env->tree, path, len, &parent);
+    if (n == NULL || parent == NULL || tree_child_count(n) != 0 ||
+        (owner != 0 && tree_node_owner(env->tree, n) != owner))
+        return false;
     struct acl_list *acl = acl_ref(tree_node_acl(env->tree, n));
-    tree_delete(env->tree, n, zxid);
+    tree_delete(env->tree, parent, n, len, zxid);
     apply_trigger_node(env, path, len, WATCH_EVENT_DELETED, acl, zxid);
     apply_trigger_children(env, parent, path, len, zxid);
     tree_acl_release(env->tree, acl); /* the deleted node's interned list */
+    return true;
 }
 
 /* Replay only: is this op's effect impossible or already present? */
@@ -119,9 +127,8 @@ static void apply_op(struct apply_env *env, const struct txn *t, const struct tx
         break;
     case TXN_DELETE:
     case TXN_DELETE_CONTAINER: {
-        struct tree_node *n = tree_find(env->tree, op->path, op->path_len);
-        ZK_ASSERT(n != NULL);
-        apply_delete_node(env, n, op->path, op->path_len, t->zxid);
+        bool deleted = apply_delete_path(env, op->path, op->path_len, 0, t->zxid);
+        ZK_ASSERT(deleted); /* prepared: the node is there, without children */
         break;
     }
     case TXN_SET_DATA: {
@@ -199,18 +206,15 @@ static void apply_close_session(struct apply_env *env, const struct txn *t) {
     const struct txn_op *op = &t->op;
     for (uint32_t i = 0; i < op->path_count; i++) {
         uint32_t len = (uint32_t)strlen(op->paths[i]);
-        struct tree_node *n = tree_find(env->tree, op->paths[i], len);
-        if (n != NULL && tree_node_owner(env->tree, n) == t->client_id &&
-            tree_child_count(n) == 0)
-            apply_delete_node(env, n, op->paths[i], len, t->zxid);
+        apply_delete_path(env, op->paths[i], len, t->client_id, t->zxid);
     }
     if (env->replay) {
         /* logs older than ZooKeeper 3.6 carry no path list: drop what is left */
         struct tree_node *n;
         while ((n = apply_first_ephemeral(env->tree, t->client_id)) != NULL) {
             uint32_t len;
-            char *path = tree_node_path_dup(n, &len);
-            apply_delete_node(env, n, path, len, t->zxid);
+            char *path = tree_node_path_dup(env->tree, n, &len);
+            apply_delete_path(env, path, len, t->client_id, t->zxid);
             zk_free(path);
         }
     }

@@ -264,15 +264,16 @@ static void fourlw_dump_count(void *ctx, int64_t owner) {
 }
 
 static void fourlw_dump_node(void *ctx, struct tree_node *n) {
-    char *path = tree_node_path_dup(n, NULL);
-    out_printf(ctx, "\t%s\n", path);
+    struct fourlw_dump_ctx *x = ctx;
+    char *path = tree_node_path_dup(&x->s->tree, n, NULL);
+    out_printf(x->b, "\t%s\n", path);
     zk_free(path);
 }
 
 static void fourlw_dump_owner(void *ctx, int64_t owner) {
     struct fourlw_dump_ctx *x = ctx;
     out_printf(x->b, "0x%llx:\n", (unsigned long long)owner);
-    tree_for_each_ephemeral(&x->s->tree, owner, fourlw_dump_node, x->b);
+    tree_for_each_ephemeral(&x->s->tree, owner, fourlw_dump_node, x);
 }
 
 static void fourlw_dump_session(void *ctx, struct session *sess) {

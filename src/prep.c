@@ -694,7 +694,7 @@ static void prep_close_add(struct prep_close_ctx *c, const char *path, uint32_t 
 static void prep_close_tree_fn(void *ctx, struct tree_node *n) {
     struct prep_close_ctx *c = ctx;
     uint32_t len;
-    char *path = tree_node_path_dup(n, &len);
+    char *path = tree_node_path_dup(c->p->tree, n, &len);
     struct prep_change *ch = prep_change_find(c->p, path, len);
     /* An outstanding change may have deleted the node and another session
      * re-created the path: then it is not this session's ephemeral any more. */

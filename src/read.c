@@ -243,6 +243,7 @@ static int read_set_watches(struct read_env *env, struct jute_reader *r, bool v2
 }
 
 struct read_eph_ctx {
+    const struct tree *tree;
     struct jute_buf *out;
     struct jute_bytes prefix;
     bool all;
@@ -252,7 +253,7 @@ struct read_eph_ctx {
 static void read_eph_fn(void *ctx, struct tree_node *n) {
     struct read_eph_ctx *c = ctx;
     uint32_t len;
-    char *path = tree_node_path_dup(n, &len);
+    char *path = tree_node_path_dup(c->tree, n, &len);
     if (c->all || (len >= (uint32_t)c->prefix.len &&
                    memcmp(path, c->prefix.p, (size_t)c->prefix.len) == 0)) {
         jute_write_bytes(c->out, path, (int32_t)len);
@@ -329,11 +330,11 @@ int read_request(struct read_env *env, int32_t opcode, const uint8_t *body, uint
             else if (!acl_check(tree_node_acl(env->tree, n), ACL_READ, env->auth))
                 *zrc = ZOO_NOAUTH;
             else if (path.len == 0) /* ZooKeeper counts keys under "" + "/": root included */
-                jute_write_i32(out, (int32_t)tree_descendant_count(n) + 1);
+                jute_write_i32(out, (int32_t)tree_descendant_count(env->tree, n) + 1);
             else
-                jute_write_i32(out, (int32_t)tree_descendant_count(n));
+                jute_write_i32(out, (int32_t)tree_descendant_count(env->tree, n));
         } else {
-            struct read_eph_ctx c = {out, path, read_prefix_is_all(path), 0};
+            struct read_eph_ctx c = {env->tree, out, path, read_prefix_is_all(path), 0};
             uint32_t count_at = out->len;
             jute_write_i32(out, 0);
             tree_for_each_ephemeral(env->tree, env->session_id, read_eph_fn, &c);

@@ -939,7 +939,7 @@ static void server_reap_node(void *ctx, struct tree_node *n) {
     if (!reap)
         return;
     uint32_t len;
-    char *path = tree_node_path_dup(n, &len);
+    char *path = tree_node_path_dup(&x->s->tree, n, &len);
     struct jute_buf b;
     jute_buf_init(&b);
     jute_write_bytes(&b, path, (int32_t)len);

@@ -307,11 +307,7 @@ static int64_t snap_ref_of(const struct snap_writer *w, const struct acl_list *a
 
 /* "/", "/zookeeper" or "/zookeeper/quota" with the open ACL. */
 static bool snap_is_open_system(const struct snap_writer *w, const struct tree_node *n) {
-    const struct tree_node *root = w->t->root;
-    bool system = n == root ||
-                  (n->parent == root && strcmp(n->name, "zookeeper") == 0) ||
-                  (n->parent != NULL && n->parent->parent == root &&
-                   strcmp(n->parent->name, "zookeeper") == 0 && strcmp(n->name, "quota") == 0);
+    bool system = n == w->t->root || n == w->sys_zk || n == w->sys_quota;
     return system && acl_equal(tree_node_acl(w->t, n), acl_open_unsafe());
 }
 
@@ -356,7 +352,8 @@ static void snap_put_bytes(struct snap_writer *w, const void *p, int32_t len) {
 /* Assigns cache refs 1..n in pre-order of first use (linear lookup: the number of
  * distinct ACLs is small; each is interned once in the tree). */
 static void snap_collect_acls(struct snap_writer *w) {
-    for (const struct tree_node *n = w->t->root; n != NULL; n = tree_preorder_next(n, NULL)) {
+    tree_walk_restart(&w->walk);
+    for (const struct tree_node *n; (n = tree_walk_next(&w->walk)) != NULL;) {
         const struct acl_list *acl = tree_node_acl(w->t, n);
         if (!snap_is_open_system(w, n) && snap_ref_of(w, acl) == 0) {
             if (w->ref_count == w->ref_cap) {
@@ -368,12 +365,13 @@ static void snap_collect_acls(struct snap_writer *w) {
     }
 }
 
-/* Writes n, whose path is w->path[0 .. len) (the root's is "", as ZooKeeper
+/* Writes n, whose path is path[0 .. len) (the root's is "", as ZooKeeper
  * stores it). */
-static void snap_write_node(struct snap_writer *w, const struct tree_node *n, uint32_t len) {
+static void snap_write_node(struct snap_writer *w, const struct tree_node *n, const char *path,
+                            uint32_t len) {
     if (w->err != 0)
         return;
-    snap_put_bytes(w, w->path, (int32_t)len);
+    snap_put_bytes(w, path, (int32_t)len);
     struct tree_node_stat st = tree_node_raw(n);
     snap_put_bytes(w, tree_node_data(n), st.data_len);
     if (!snap_room(w, 8 * 7 + 4 * 3))
@@ -393,32 +391,13 @@ static void snap_write_node(struct snap_writer *w, const struct tree_node *n, ui
         snap_flush(w);
 }
 
-/* Every node in pre-order, the path built in w->path as the walk goes down and
- * cut back as it climbs: no recursion (a chain of nodes may be as deep as a
- * client's frames allow) and no allocation (this runs in the forked child). */
+/* Every node in pre-order, with no recursion (a chain of nodes may be as deep as
+ * a client's frames allow) and no allocation (this runs in the forked child):
+ * the walk was set up by snap_writer_init. */
 static void snap_write_nodes(struct snap_writer *w) {
-    const struct tree_node *n = w->t->root;
-    uint32_t len = 0;
-    for (;;) {
-        snap_write_node(w, n, len);
-        if (w->err != 0)
-            return;
-        const struct tree_node *c = tree_preorder_next(n, NULL);
-        if (c == NULL)
-            return;
-        /* c's parent is n or one of its ancestors: cut the path back to it */
-        for (; n != c->parent; n = n->parent)
-            len -= 1 + (uint32_t)strlen(n->name);
-        uint32_t l = (uint32_t)strlen(c->name);
-        if (len + 1 + l > w->path_cap) {
-            w->err = -4; /* longer than the tree's longest path: impossible */
-            return;
-        }
-        w->path[len] = '/';
-        memcpy(w->path + len + 1, c->name, l);
-        len += 1 + l;
-        n = c;
-    }
+    tree_walk_restart(&w->walk);
+    for (const struct tree_node *n; w->err == 0 && (n = tree_walk_next(&w->walk)) != NULL;)
+        snap_write_node(w, n, w->walk.path, n == w->t->root ? 0 : w->walk.len);
 }
 
 static void snap_write_session(void *ctx, struct session *sess) {
@@ -441,16 +420,16 @@ void snap_writer_init(struct snap_writer *w, const struct tree *t, snap_sink_fn 
     jute_buf_reserve(&w->b, SNAP_FLUSH_AT + SNAP_DIRECT_AT + 2u * 1024 * 1024);
     w->ref_cap = tree_acl_count(t) + 8;
     w->refs = zk_xcalloc(w->ref_cap, sizeof(*w->refs));
-    w->path_cap = t->path_len_max;
-    w->path = zk_xmalloc(w->path_cap);
+    tree_walk_init(&w->walk, t);
+    w->sys_zk = tree_find(t, "/zookeeper", 10);
+    w->sys_quota = tree_find(t, "/zookeeper/quota", 16);
 }
 
 void snap_writer_deinit(struct snap_writer *w) {
     jute_buf_deinit(&w->b);
     zk_free(w->refs);
     w->refs = NULL;
-    zk_free(w->path);
-    w->path = NULL;
+    tree_walk_deinit(&w->walk);
 }
 
 int snap_writer_run(struct snap_writer *w, const struct session_table *s) {

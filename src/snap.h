@@ -61,8 +61,8 @@ struct snap_writer {
     const struct acl_list **refs; /* index i holds ref i + 1 */
     uint32_t ref_count;
     uint32_t ref_cap;
-    char *path; /* the path of the node being written, built up in pre-order */
-    uint32_t path_cap;
+    struct tree_walk walk; /* over the nodes, with their paths */
+    const struct tree_node *sys_zk, *sys_quota; /* /zookeeper, /zookeeper/quota */
 };
 void snap_writer_init(struct snap_writer *w, const struct tree *t, snap_sink_fn *sink, void *ctx);
 int snap_writer_run(struct snap_writer *w, const struct session_table *s);

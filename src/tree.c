@@ -8,7 +8,7 @@
 
 _Static_assert(sizeof(uintptr_t) == 8, "child-index tags need 64-bit pointers");
 _Static_assert(sizeof(struct tree_node_stat) == 56, "no padding in the node's stat");
-_Static_assert(offsetof(struct tree_node, name) == 33, "a write-once node's fixed part");
+_Static_assert(offsetof(struct tree_node, name) == 25, "a write-once node's fixed part");
 
 /* Bytes of a node before its name. */
 #define TREE_NODE_FIXED offsetof(struct tree_node, name)
@@ -34,6 +34,8 @@ struct tree_special {
     struct queue link; /* in its owner's list, or t->containers or t->ttls */
     struct tree_node *node;
     int64_t owner; /* raw ephemeralOwner */
+    uint32_t path_len;
+    char path[]; /* the node's path, NUL-terminated */
 };
 
 enum tree_kind tree_owner_kind(int64_t owner) {
@@ -358,7 +360,6 @@ static void tree_kids_add(struct tree_node *parent, struct tree_node *child, uin
     }
     twice |= tree_kids_put(k, p | tree_kid_tag(h), h);
     ZK_ASSERT(!twice); /* callers look the name up first */
-    child->parent = parent;
 }
 
 /* The slot holding child c (which must be in k). */
@@ -378,11 +379,6 @@ static uint32_t tree_kids_slot_of(const struct tree_kids *k, const struct tree_n
             i = 0;
     }
     return i;
-}
-
-uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child) {
-    ZK_ASSERT(child->parent == parent);
-    return tree_kids_slot_of(tree_node_kids(parent), child) + 1;
 }
 
 static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
@@ -414,7 +410,6 @@ static void tree_kids_remove(struct tree_node *parent, struct tree_node *c) {
         k->slot[i] = 0;
         k->count--;
     }
-    c->parent = NULL;
     if (k->count == 0) {
         zk_free(k);
         m->kids = NULL;
@@ -480,57 +475,6 @@ static void tree_node_free(struct tree *t, struct tree_node *n) {
     zk_free(tree_node_ext(n));
     tree_acl_release(t, tree_node_acl(t, n));
     zk_free(n);
-}
-
-/* Length of n's path ("/" for the root). */
-static uint32_t tree_node_path_len(const struct tree_node *n) {
-    uint32_t len = 0;
-    for (; n->parent != NULL; n = n->parent)
-        len += (uint32_t)strlen(n->name) + 1;
-    return len > 0 ? len : 1;
-}
-
-uint32_t tree_node_path(const struct tree_node *n, char *buf, uint32_t cap) {
-    uint32_t len = tree_node_path_len(n);
-    if (len >= cap)
-        return len;
-    buf[len] = '\0';
-    if (n->parent == NULL) {
-        buf[0] = '/';
-        return len;
-    }
-    uint32_t end = len;
-    for (; n->parent != NULL; n = n->parent) {
-        uint32_t l = (uint32_t)strlen(n->name);
-        end -= l;
-        memcpy(buf + end, n->name, l);
-        buf[--end] = '/';
-    }
-    ZK_ASSERT(end == 0);
-    return len;
-}
-
-char *tree_node_path_dup(const struct tree_node *n, uint32_t *len) {
-    uint32_t l = tree_node_path_len(n);
-    char *p = zk_xmalloc((size_t)l + 1);
-    ZK_ASSERT(tree_node_path(n, p, l + 1) == l);
-    if (len != NULL)
-        *len = l;
-    return p;
-}
-
-/* Does n's path equal these len bytes? Compares names from the end up. */
-static bool tree_node_path_is(const struct tree_node *n, const char *path, uint32_t len) {
-    if (n->parent == NULL)
-        return len == 1 && path[0] == '/';
-    uint32_t end = len;
-    for (; n->parent != NULL; n = n->parent) {
-        uint32_t l = (uint32_t)strlen(n->name);
-        if (end < l + 1 || path[end - l - 1] != '/' || memcmp(path + end - l, n->name, l) != 0)
-            return false;
-        end -= l + 1;
-    }
-    return end == 0;
 }
 
 /* ---- the side table of ephemeral, container and TTL nodes ---- */
@@ -622,12 +566,16 @@ static struct tree_owner *tree_owner_get(struct tree *t, int64_t id, bool create
     return o;
 }
 
-static void tree_special_add(struct tree *t, struct tree_node *n, int64_t owner) {
+static void tree_special_add(struct tree *t, struct tree_node *n, int64_t owner, const char *path,
+                             uint32_t path_len) {
     enum tree_kind kind = tree_owner_kind(owner);
     ZK_ASSERT(kind != TREE_NORMAL);
-    struct tree_special *s = zk_xmalloc(sizeof(*s));
+    struct tree_special *s = zk_xmalloc(sizeof(*s) + (size_t)path_len + 1);
     s->node = n;
     s->owner = owner;
+    s->path_len = path_len;
+    memcpy(s->path, path, path_len);
+    s->path[path_len] = '\0';
     n->flags = (uint8_t)((n->flags & ~TREE_NODE_KIND_MASK) | (unsigned)kind);
     tree_special_insert(t, s);
     switch (kind) {
@@ -681,6 +629,42 @@ int64_t tree_node_owner(const struct tree *t, const struct tree_node *n) {
     return s->owner;
 }
 
+/* ---- paths ---- */
+
+uint32_t tree_node_path(const struct tree *t, const struct tree_node *n, char *buf, uint32_t cap) {
+    const char *p = "/";
+    uint32_t len = 1;
+    struct tree_walk w = {0};
+    if (n != t->root && tree_node_kind(n) != TREE_NORMAL) {
+        const struct tree_special *s = tree_special_find(t, n);
+        ZK_ASSERT(s != NULL);
+        p = s->path;
+        len = s->path_len;
+    } else if (n != t->root) {
+        tree_walk_init(&w, t);
+        const struct tree_node *x;
+        while ((x = tree_walk_next(&w)) != NULL && x != n)
+            ;
+        ZK_ASSERT(x == n); /* n is in the tree */
+        p = w.path;
+        len = w.len;
+    }
+    if (len < cap)
+        memcpy(buf, p, (size_t)len + 1);
+    if (w.path != NULL)
+        tree_walk_deinit(&w);
+    return len;
+}
+
+char *tree_node_path_dup(const struct tree *t, const struct tree_node *n, uint32_t *len) {
+    uint32_t l = tree_node_path(t, n, NULL, 0);
+    char *p = zk_xmalloc((size_t)l + 1);
+    ZK_ASSERT(tree_node_path(t, n, p, l + 1) == l);
+    if (len != NULL)
+        *len = l;
+    return p;
+}
+
 /* ---- building ---- */
 
 /* Adds a new child under parent; h is the hash of its name. */
@@ -724,30 +708,32 @@ void tree_init(struct tree *t) {
     tree_node_more(config)->aversion = -1;
 }
 
-/* Frees top and everything under it, in post-order, without recursion (a client
- * can build a chain of nodes as deep as its frame allows). Each index is consumed
- * from its last slot down (cap shrinks as it goes: the index is freed after). */
-static void tree_free_subtree(struct tree *t, struct tree_node *top) {
-    struct tree_node *n = top;
-    for (;;) {
+/* Frees the whole tree in post-order, without recursion (a client can build a
+ * chain of nodes as deep as its frame allows): a stack of the nodes being
+ * emptied, each index consumed from its last slot down (cap shrinks as it goes:
+ * the index is freed after). */
+static void tree_free_all(struct tree *t) {
+    uint32_t cap = t->path_len_max / 2 + 2, depth = 1;
+    struct tree_node **stack = zk_xmalloc((size_t)cap * sizeof(*stack));
+    stack[0] = t->root;
+    while (depth > 0) {
+        struct tree_node *n = stack[depth - 1];
         struct tree_kids *k = (struct tree_kids *)tree_node_kids(n);
         if (k != NULL) {
             while (k->cap > 0 && k->slot[k->cap - 1] == 0)
                 k->cap--;
             if (k->cap > 0) {
-                struct tree_node *c = tree_kid(k->slot[--k->cap]);
-                n = c;
+                ZK_ASSERT(depth < cap); /* a path has at most len / 2 components */
+                stack[depth++] = tree_kid(k->slot[--k->cap]);
                 continue;
             }
             zk_free(k);
             n->u.more->kids = NULL;
         }
-        struct tree_node *up = n == top ? NULL : n->parent;
         tree_node_free(t, n);
-        if (up == NULL)
-            return;
-        n = up;
+        depth--;
     }
+    zk_free(stack);
 }
 
 static void tree_free_specials(struct queue *head) {
@@ -773,7 +759,7 @@ void tree_deinit(struct tree *t) {
     zk_free(t->special);
     t->special = NULL;
     t->special_cap = t->special_count = 0;
-    tree_free_subtree(t, t->root);
+    tree_free_all(t);
     ZK_ASSERT(t->acls.count == 0);
     zk_free(t->acl_table);
     zk_free(t->acl_free);
@@ -809,6 +795,30 @@ struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len
     }
 }
 
+struct tree_node *tree_find_with_parent(const struct tree *t, const char *path, uint32_t len,
+                                        struct tree_node **parent) {
+    if (len == 0 || path[0] != '/')
+        return NULL;
+    struct tree_node *n = t->root, *up = NULL;
+    uint32_t i = 1;
+    while (len > 1) {
+        const char *comp = path + i;
+        const char *slash = memchr(comp, '/', len - i);
+        uint32_t clen = slash != NULL ? (uint32_t)(slash - comp) : len - i;
+        const struct tree_kids *k = tree_node_kids(n);
+        if (clen == 0 || k == NULL)
+            return NULL;
+        up = n;
+        n = tree_kids_find(k, comp, clen, tree_name_hash(comp, clen));
+        if (n == NULL || slash == NULL)
+            break;
+        i += clen + 1;
+    }
+    if (n != NULL)
+        *parent = up;
+    return n;
+}
+
 struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len) {
     uint32_t i = len;
     while (i > 0 && path[i - 1] != '/')
@@ -824,7 +834,8 @@ struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint3
  * path, whose length is path_len) does not exist under it; h is its hash. */
 static struct tree_node *tree_create_under(struct tree *t, struct tree_node *parent,
                                            const char *name, uint32_t name_len, uint64_t h,
-                                           uint32_t path_len, const void *data, int32_t data_len,
+                                           const char *path, uint32_t path_len, const void *data,
+                                           int32_t data_len,
                                            const struct acl_list *acl, int64_t owner,
                                            int32_t parent_cversion, int64_t zxid,
                                            int64_t time_ms) {
@@ -837,14 +848,21 @@ static struct tree_node *tree_create_under(struct tree *t, struct tree_node *par
     tree_raise_cversion(t, parent, parent_cversion, zxid);
     tree_attach(t, parent, n, h, path_len);
     if (owner != 0)
-        tree_special_add(t, n, owner);
+        tree_special_add(t, n, owner, path, path_len);
     return n;
 }
 
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
                               int32_t data_len, const struct acl_list *acl, int64_t owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
-    struct tree_node *parent = tree_find_parent(t, path, len);
+    return tree_create_in(t, tree_find_parent(t, path, len), path, len, data, data_len, acl, owner,
+                          parent_cversion, zxid, time_ms);
+}
+
+struct tree_node *tree_create_in(struct tree *t, struct tree_node *parent, const char *path,
+                                 uint32_t len, const void *data, int32_t data_len,
+                                 const struct acl_list *acl, int64_t owner,
+                                 int32_t parent_cversion, int64_t zxid, int64_t time_ms) {
     ZK_ASSERT(parent != NULL);
     uint32_t slash = len;
     while (path[slash - 1] != '/')
@@ -854,14 +872,13 @@ struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, co
     ZK_ASSERT(name_len > 0);
     uint64_t h = tree_name_hash(name, name_len);
     ZK_DEBUG_ASSERT(tree_kids_find(tree_node_kids(parent), name, name_len, h) == NULL);
-    return tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl, owner,
+    return tree_create_under(t, parent, name, name_len, h, path, len, data, data_len, acl, owner,
                              parent_cversion, zxid, time_ms);
 }
 
-void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid) {
+void tree_delete(struct tree *t, struct tree_node *parent, struct tree_node *n, uint32_t path_len,
+                 int64_t zxid) {
     ZK_ASSERT(n != t->root && tree_node_kids(n) == NULL);
-    struct tree_node *parent = n->parent;
-    uint32_t path_len = tree_node_path_len(n);
     tree_kids_remove(parent, n);
     if (zxid > parent->u.more->pzxid)
         parent->u.more->pzxid = zxid;
@@ -946,8 +963,9 @@ void tree_restore_begin(struct tree *t, struct tree_restore *r) {
     memset(r, 0, sizeof(*r));
     /* A fresh tree has a handful of nodes: list the ones with children. */
     r->all_seeded = t->node_count > 64;
-    for (const struct tree_node *n = t->root; n != NULL && !r->all_seeded;
-         n = tree_preorder_next(n, NULL)) {
+    struct tree_walk w;
+    tree_walk_init(&w, t);
+    for (const struct tree_node *n; !r->all_seeded && (n = tree_walk_next(&w)) != NULL;) {
         if (tree_node_kids(n) == NULL)
             continue;
         if (r->seeded_count == TREE_RESTORE_SEEDED_MAX)
@@ -955,6 +973,7 @@ void tree_restore_begin(struct tree *t, struct tree_restore *r) {
         else
             r->seeded[r->seeded_count++] = n;
     }
+    tree_walk_deinit(&w);
 }
 
 static bool tree_restore_seeded(const struct tree_restore *r, const struct tree_node *n) {
@@ -1001,35 +1020,69 @@ bool tree_restore_end(struct tree_restore *r) {
     zk_free(r->deferred);
     r->deferred = NULL;
     r->deferred_cap = 0;
+    zk_free(r->chain);
+    r->chain = NULL;
+    r->chain_cap = r->depth = 0;
     return !r->twice;
 }
 
-/* The node at path (a parent path of plen bytes), found from r->cursor (the
- * node restored last) or its ancestors, else by lookup. */
+/* Makes n, at the given depth, the last node restored: r->chain[0 .. depth - 1]
+ * must already be its ancestors. */
+static void tree_restore_push(struct tree_restore *r, struct tree_node *n, uint32_t depth) {
+    if (depth >= r->chain_cap) {
+        ZK_ASSERT(depth < UINT32_MAX / 2);
+        r->chain_cap = depth < 8 ? 16 : 2 * depth;
+        r->chain = zk_xrealloc(r->chain, (size_t)r->chain_cap * sizeof(*r->chain));
+    }
+    r->chain[depth] = n;
+    r->depth = depth;
+}
+
+/* Do r->chain[1 .. want] have the names of the components of path? */
+static bool tree_restore_chain_is(const struct tree_restore *r, uint32_t want, const char *path,
+                                  uint32_t plen) {
+    uint32_t i = 1;
+    for (uint32_t d = 1; d <= want; d++) {
+        const char *name = r->chain[d]->name;
+        uint32_t l = (uint32_t)strlen(name);
+        if (i + l > plen || memcmp(path + i, name, l) != 0 ||
+            (i + l < plen && path[i + l] != '/'))
+            return false;
+        i += l + 1;
+    }
+    return i >= plen;
+}
+
+/* The node at path (a parent path of plen bytes, at depth want: its number of
+ * '/', 0 for the root), found among the last node's ancestors, else by lookup.
+ * Either way r->chain[0 .. want] holds it and its ancestors after. */
 static struct tree_node *tree_restore_parent(const struct tree *t, struct tree_restore *r,
-                                             const char *path, uint32_t plen) {
+                                             const char *path, uint32_t plen, uint32_t want) {
+    if (r->chain_cap == 0)
+        tree_restore_push(r, t->root, 0);
     if (plen == 1)
         return t->root;
-    struct tree_node *near = r->cursor;
-    if (near != NULL) {
-        /* In pre-order the parent is near or one of its ancestors: the one at the
-         * parent path's depth (its number of '/'). */
-        uint32_t want = 0, depth = 0;
-        for (uint32_t i = 0; i < plen; i++)
-            want += path[i] == '/';
-        for (const struct tree_node *x = near; x->parent != NULL; x = x->parent)
-            depth++;
-        if (depth >= want) {
-            for (; depth > want; depth--)
-                near = near->parent;
-            if (tree_node_path_is(near, path, plen))
-                return near;
-        }
-    }
+    /* In pre-order the parent is the last node or one of its ancestors. */
+    if (want <= r->depth && tree_restore_chain_is(r, want, path, plen))
+        return r->chain[want];
     /* Not pre-order: lookups by path from here on, so no more deferred lists. */
     tree_restore_settle(r);
     r->defer_off = true;
-    return tree_find(t, path, plen);
+    struct tree_node *n = t->root;
+    uint32_t i = 1;
+    for (uint32_t d = 1; d <= want; d++) {
+        const char *slash = memchr(path + i, '/', plen - i);
+        uint32_t clen = slash != NULL ? (uint32_t)(slash - (path + i)) : plen - i;
+        const struct tree_kids *k = tree_node_kids(n);
+        if (clen == 0 || k == NULL)
+            return NULL;
+        n = tree_kids_find(k, path + i, clen, tree_name_hash(path + i, clen));
+        if (n == NULL)
+            return NULL;
+        tree_restore_push(r, n, d);
+        i += clen + 1;
+    }
+    return n;
 }
 
 static void tree_node_set_persisted(struct tree *t, struct tree_node *n,
@@ -1050,13 +1103,17 @@ bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st) {
     struct tree_node *n = t->root;
+    uint32_t depth = 0;
     if (len > 0) {
         if (len < 2 || path[0] != '/' || path[len - 1] == '/' || memchr(path, '\0', len) != NULL)
             return false;
         uint32_t slash = len;
         while (path[slash - 1] != '/')
             slash--;
-        struct tree_node *parent = tree_restore_parent(t, r, path, slash == 1 ? 1 : slash - 1);
+        for (uint32_t i = 0; i < slash; i++)
+            depth += path[i] == '/';
+        struct tree_node *parent =
+            tree_restore_parent(t, r, path, slash == 1 ? 1 : slash - 1, depth - 1);
         if (parent == NULL)
             return false;
         const char *name = path + slash;
@@ -1072,11 +1129,11 @@ bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path,
             if (k != NULL && tree_kids_small(k) && k->count == TREE_KIDS_SMALL_MAX && !seeded &&
                 !r->defer_off)
                 tree_restore_defer(r, parent);
-            n = tree_create_under(t, parent, name, name_len, h, len, data, data_len, acl,
+            n = tree_create_under(t, parent, name, name_len, h, path, len, data, data_len, acl,
                                   st->ephemeral_owner, tree_node_raw(parent).cversion,
                                   st->czxid, st->ctime);
             tree_node_set_persisted(t, n, st);
-            r->cursor = n;
+            tree_restore_push(r, n, depth);
             return true;
         }
     }
@@ -1087,7 +1144,7 @@ bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path,
     tree_set_data(t, n, data, data_len, st->version, st->mzxid, st->mtime);
     tree_set_acl(t, n, acl, st->aversion);
     tree_node_set_persisted(t, n, st);
-    r->cursor = n;
+    tree_restore_push(r, n, depth);
     return true;
 }
 
@@ -1138,61 +1195,61 @@ void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s) {
 
 /* ---- iteration ---- */
 
-const struct tree_node *tree_preorder_next(const struct tree_node *n,
-                                          const struct tree_node *top) {
-    uint32_t it = 0;
-    const struct tree_node *c = tree_child_next(n, &it);
-    if (c != NULL)
-        return c;
-    for (; n != top && n->parent != NULL; n = n->parent) {
-        it = tree_child_position(n->parent, n);
-        c = tree_child_next(n->parent, &it);
-        if (c != NULL)
-            return c;
-    }
-    return NULL;
-}
-
-void tree_walk_init(struct tree_walk *w, const struct tree *t) {
+void tree_walk_init_at(struct tree_walk *w, const struct tree *t, const struct tree_node *top) {
     memset(w, 0, sizeof(*w));
     w->t = t;
-    w->cap = t->path_len_max + 1;
+    w->top = top;
+    /* A path of len bytes has at most len / 2 components below the root. */
+    w->stack_cap = t->path_len_max / 2 + 2;
+    w->stack = zk_xmalloc((size_t)w->stack_cap * sizeof(*w->stack));
+    w->cap = t->path_len_max + 2;
     w->path = zk_xmalloc(w->cap);
     w->path[0] = '\0';
 }
 
+void tree_walk_init(struct tree_walk *w, const struct tree *t) { tree_walk_init_at(w, t, t->root); }
+
+void tree_walk_restart(struct tree_walk *w) {
+    w->depth = 0;
+    w->len = 0;
+    w->path[0] = '\0';
+    w->started = false;
+}
+
 const struct tree_node *tree_walk_next(struct tree_walk *w) {
-    const struct tree_node *cur = w->node;
     if (!w->started) {
         w->started = true;
-        w->node = w->t->root;
-        w->len = 1;
-        memcpy(w->path, "/", 2);
-        return w->node;
+        w->stack[0] = (struct tree_walk_level){.node = w->top, .it = 0, .len = 0};
+        w->depth = 1;
+        bool root = w->top == w->t->root;
+        w->len = root ? 1 : 0;
+        memcpy(w->path, root ? "/" : "", root ? 2 : 1);
+        return w->top;
     }
-    if (cur == NULL)
-        return NULL;
-    const struct tree_node *next = tree_preorder_next(cur, NULL);
-    w->node = next;
-    if (next == NULL)
-        return NULL;
-    /* next's parent is cur or one of its ancestors: cut the path back to it */
-    uint32_t len = w->len;
-    for (const struct tree_node *x = cur; x != next->parent; x = x->parent)
-        len -= (uint32_t)strlen(x->name) + 1;
-    if (next->parent->parent == NULL)
-        len = 0; /* under the root: "/" + name */
-    uint32_t l = (uint32_t)strlen(next->name);
-    ZK_ASSERT(len + 1 + l < w->cap);
-    w->path[len] = '/';
-    memcpy(w->path + len + 1, next->name, l + 1);
-    w->len = len + 1 + l;
-    return next;
+    /* the last node's first child not yet visited, else its parent's, and so on up */
+    while (w->depth > 0) {
+        struct tree_walk_level *up = &w->stack[w->depth - 1];
+        const struct tree_node *c = tree_child_next(up->node, &up->it);
+        if (c == NULL) {
+            w->depth--;
+            continue;
+        }
+        uint32_t l = (uint32_t)strlen(c->name);
+        ZK_ASSERT(w->depth < w->stack_cap && up->len + 1 + l < w->cap);
+        w->path[up->len] = '/';
+        memcpy(w->path + up->len + 1, c->name, (size_t)l + 1);
+        w->len = up->len + 1 + l;
+        w->stack[w->depth++] = (struct tree_walk_level){.node = c, .it = 0, .len = w->len};
+        return c;
+    }
+    return NULL;
 }
 
 void tree_walk_deinit(struct tree_walk *w) {
     zk_free(w->path);
+    zk_free(w->stack);
     w->path = NULL;
+    w->stack = NULL;
 }
 
 /* Calls fn for each node of a list of tree_special; fn may delete the node it
@@ -1234,10 +1291,14 @@ void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t own
         fn(ctx, zk_container_of(e, struct tree_owner, link)->id);
 }
 
-uint32_t tree_descendant_count(const struct tree_node *top) {
+uint32_t tree_descendant_count(const struct tree *t, const struct tree_node *top) {
     uint32_t total = 0;
-    for (const struct tree_node *n = top; (n = tree_preorder_next(n, top)) != NULL;)
+    struct tree_walk w;
+    tree_walk_init_at(&w, t, top);
+    ZK_ASSERT(tree_walk_next(&w) == top);
+    while (tree_walk_next(&w) != NULL)
         total++;
+    tree_walk_deinit(&w);
     return total;
 }
 
@@ -1284,8 +1345,6 @@ static const char *tree_check_kids(const struct tree_node *n) {
         const struct tree_node *c = tree_kid(s);
         uint32_t len = (uint32_t)strlen(c->name);
         uint64_t h = tree_name_hash(c->name, len);
-        if (c->parent != n)
-            return "child whose parent pointer is another node";
         if (len == 0 || memchr(c->name, '/', len) != NULL)
             return "child name empty or with '/'";
         if ((s & ~TREE_KIDS_PTR_MASK) != tree_kid_tag(h))
@@ -1296,50 +1355,66 @@ static const char *tree_check_kids(const struct tree_node *n) {
     return seen == k->count ? NULL : "child index count differs from its slots";
 }
 
+/* One node of tree_check, whose path is path[0 .. path_len). */
+static const char *tree_check_node(const struct tree *t, const struct tree_node *n,
+                                   const char *path, uint32_t path_len, uint64_t *data_bytes,
+                                   uint32_t *specials, uint32_t *ephemerals) {
+    const char *why = tree_check_kids(n);
+    if (why != NULL)
+        return why;
+    if (n->data_len < -1 ||
+        n->flags & ~(TREE_NODE_KIND_MASK | TREE_NODE_DATA_EXT | TREE_NODE_MORE))
+        return "bad data length or flags";
+    if ((n->flags & TREE_NODE_MORE) && n->u.more == NULL)
+        return "out-of-line stat missing";
+    size_t area = tree_node_area_cap(n);
+    if (area < sizeof(uint8_t *))
+        return "data area smaller than a pointer";
+    if (n->flags & TREE_NODE_DATA_EXT) {
+        if (n->data_len <= 0 || (size_t)n->data_len <= area ||
+            tree_node_ext(n) == NULL)
+            return "out-of-line data that would fit inline";
+    } else if (n->data_len > 0 && (size_t)n->data_len > area) {
+        return "inline data larger than the data area";
+    }
+    if (n->acl >= t->acl_table_used || t->acl_table[n->acl] == NULL ||
+        t->acl_table[n->acl]->interned == NULL || t->acl_table[n->acl]->refs < 2)
+        return "node without an interned ACL reference";
+    *data_bytes += path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
+    const struct tree_special *s = tree_special_find(t, n);
+    if ((s != NULL) != (tree_node_kind(n) != TREE_NORMAL))
+        return "kind flag and side table disagree";
+    if (s != NULL) {
+        (*specials)++;
+        if (tree_owner_kind(s->owner) != tree_node_kind(n))
+            return "side record owner of another kind";
+        if (s->path_len != path_len || memcmp(s->path, path, path_len) != 0)
+            return "side record path is not the node's";
+        if (tree_node_kind(n) == TREE_EPHEMERAL)
+            (*ephemerals)++;
+    }
+    return NULL;
+}
+
 const char *tree_check(const struct tree *t) {
     const char *why;
     uint32_t nodes = 0, specials = 0, ephemerals = 0;
     uint64_t data_bytes = 0;
-    if (t->root == NULL || t->root->parent != NULL || t->root->name[0] != '\0')
+    if (t->root == NULL || t->root->name[0] != '\0')
         return "bad root";
-    for (const struct tree_node *n = t->root; n != NULL; n = tree_preorder_next(n, NULL)) {
+    struct tree_walk w;
+    tree_walk_init(&w, t); /* asserts that no path is longer than path_len_max */
+    for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) {
         if (++nodes > t->node_count)
-            return "more nodes than node_count";
-        if ((why = tree_check_kids(n)) != NULL)
+            why = "more nodes than node_count";
+        else
+            why = tree_check_node(t, n, w.path, w.len, &data_bytes, &specials, &ephemerals);
+        if (why != NULL) {
+            tree_walk_deinit(&w);
             return why;
-        uint32_t path_len = tree_node_path_len(n);
-        if (path_len > t->path_len_max)
-            return "path longer than path_len_max";
-        if (n->data_len < -1 ||
-            n->flags & ~(TREE_NODE_KIND_MASK | TREE_NODE_DATA_EXT | TREE_NODE_MORE))
-            return "bad data length or flags";
-        if ((n->flags & TREE_NODE_MORE) && n->u.more == NULL)
-            return "out-of-line stat missing";
-        size_t area = tree_node_area_cap(n);
-        if (area < sizeof(uint8_t *))
-            return "data area smaller than a pointer";
-        if (n->flags & TREE_NODE_DATA_EXT) {
-            if (n->data_len <= 0 || (size_t)n->data_len <= area ||
-                tree_node_ext(n) == NULL)
-                return "out-of-line data that would fit inline";
-        } else if (n->data_len > 0 && (size_t)n->data_len > area) {
-            return "inline data larger than the data area";
-        }
-        if (n->acl >= t->acl_table_used || t->acl_table[n->acl] == NULL ||
-            t->acl_table[n->acl]->interned == NULL || t->acl_table[n->acl]->refs < 2)
-            return "node without an interned ACL reference";
-        data_bytes += path_len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
-        const struct tree_special *s = tree_special_find(t, n);
-        if ((s != NULL) != (tree_node_kind(n) != TREE_NORMAL))
-            return "kind flag and side table disagree";
-        if (s != NULL) {
-            specials++;
-            if (tree_owner_kind(s->owner) != tree_node_kind(n))
-                return "side record owner of another kind";
-            if (tree_node_kind(n) == TREE_EPHEMERAL)
-                ephemerals++;
         }
     }
+    tree_walk_deinit(&w);
     if (nodes != t->node_count)
         return "fewer nodes than node_count";
     uint32_t lists = 0;

@@ -9,8 +9,10 @@
  * the fields of struct tree_node, its name (the last path component,
  * NUL-terminated) and its data area. Nothing stores a node's full path and there
  * is no global path index: tree_find walks the path one component at a time
- * through each parent's child index, and callers that need a path build it
- * (tree_node_path, tree_walk). What is not in the node:
+ * through each parent's child index. A node does not point to its parent either:
+ * callers that need the parent have the path (tree_find_with_parent), and walks
+ * keep their ancestors on a stack (tree_walk), which also builds each path. What
+ * is not in the node:
  *
  *  - Most of the stat. A node that was created and never changed since (no
  *    setData, setACL or child, so mzxid = pzxid = czxid, mtime = ctime and every
@@ -18,8 +20,8 @@
  *    registrations, sequential and configuration nodes), keeps czxid and ctime
  *    only. The first change moves the rest of the stat, and the child index, to a
  *    struct tree_node_more the node points to (TREE_NODE_MORE; ctime moves there
- *    and its place holds the pointer): 36 bytes of metadata for a write-once
- *    node, 36 + 64 for the others. Read the stat with tree_node_raw.
+ *    and its place holds the pointer): 25 bytes of fixed fields for a write-once
+ *    node, 25 + 56 for the others. Read the stat with tree_node_raw.
  *  - The ACL: a node holds a 32-bit index into the tree's table of interned
  *    lists (tree_node_acl), and one reference on the list.
  *  - Children: a node with children points (through its tree_node_more) to a
@@ -41,7 +43,9 @@
  *  - ephemeralOwner: nonzero only for ephemeral, container and TTL nodes. Their
  *    kind is in n->flags; the owner value and their membership in the owner's
  *    list (or the container or TTL set) are in a side table of struct
- *    tree_special records keyed by node address (tree_node_owner). */
+ *    tree_special records keyed by node address (tree_node_owner). That record
+ *    also holds the node's path: an expiring session, container or TTL reaper
+ *    starts from the node, not from a path (tree_node_path). */
 #ifndef ZK_TREE_H
 #define ZK_TREE_H
 
@@ -132,7 +136,6 @@ struct tree_node_more {
 };
 
 struct tree_node {
-    struct tree_node *parent; /* NULL for the root */
     int64_t czxid;
     union {
         int64_t ctime;              /* without TREE_NODE_MORE */
@@ -180,6 +183,9 @@ int64_t tree_ttl_of_owner(int64_t ephemeral_owner);
 struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len);
 /* Finds the parent of path (path must contain a '/' not at the end). */
 struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len);
+/* tree_find, and the node's parent in *parent (NULL for the root) when found. */
+struct tree_node *tree_find_with_parent(const struct tree *t, const char *path, uint32_t len,
+                                        struct tree_node **parent);
 
 /* ACL interning (ZooKeeper's ReferenceCountedACLCache): nodes with equal ACLs
  * share one list. Returns the shared list with a new reference; acl is
@@ -197,8 +203,15 @@ uint32_t tree_acl_count(const struct tree *t);
 struct tree_node *tree_create(struct tree *t, const char *path, uint32_t len, const void *data,
                               int32_t data_len, const struct acl_list *acl, int64_t ephemeral_owner,
                               int32_t parent_cversion, int64_t zxid, int64_t time_ms);
-/* Deletes a childless node; the parent's pzxid rises to zxid (never lowers). */
-void tree_delete(struct tree *t, struct tree_node *n, int64_t zxid);
+/* The same under parent, the node at path's parent path (found by the caller). */
+struct tree_node *tree_create_in(struct tree *t, struct tree_node *parent, const char *path,
+                                 uint32_t len, const void *data, int32_t data_len,
+                                 const struct acl_list *acl, int64_t ephemeral_owner,
+                                 int32_t parent_cversion, int64_t zxid, int64_t time_ms);
+/* Deletes a childless node, a child of parent, whose path is path_len bytes long;
+ * the parent's pzxid rises to zxid (never lowers). */
+void tree_delete(struct tree *t, struct tree_node *parent, struct tree_node *n, uint32_t path_len,
+                 int64_t zxid);
 /* The node stays where it is (pointers to it remain valid). */
 void tree_set_data(struct tree *t, struct tree_node *n, const void *data, int32_t data_len,
                    int32_t version, int64_t zxid, int64_t time_ms);
@@ -227,7 +240,11 @@ void tree_node_set_stat(struct tree *t, struct tree_node *n, const struct tree_n
  * listed twice under such a parent is found then. */
 #define TREE_RESTORE_SEEDED_MAX 8u
 struct tree_restore {
-    struct tree_node *cursor;     /* the node restored last; NULL at the start */
+    /* The node restored last (chain[depth]) and its ancestors by depth, root at 0:
+     * in pre-order, the next node's parent is one of them. */
+    struct tree_node **chain;
+    uint32_t depth;
+    uint32_t chain_cap;           /* 0 until the first node */
     struct tree_node **deferred;  /* parents whose index is a deferred list */
     uint32_t deferred_count;
     uint32_t deferred_cap;
@@ -247,8 +264,8 @@ void tree_restore_begin(struct tree *t, struct tree_restore *r);
  * Returns false if the parent is missing, the path is not absolute or holds a
  * NUL, the path is listed twice under a parent that is not seeded, or a node
  * would be or become ephemeral, container or TTL. Snapshots list nodes in
- * pre-order, so the parent is found by walking up from r->cursor instead of a
- * lookup by path. */
+ * pre-order, so the parent is found among the last node's ancestors (r->chain)
+ * instead of a lookup by path. */
 bool tree_restore_node(struct tree *t, struct tree_restore *r, const char *path, uint32_t len,
                        const void *data, int32_t data_len, const struct acl_list *acl,
                        const struct tree_stat *st);
@@ -316,13 +333,6 @@ static inline uint32_t tree_child_count(const struct tree_node *n) {
  * Slot order is unrelated to where the children are in memory, so each step
  * prefetches the child a few slots on (a walk over a big index would otherwise
  * wait for a cache miss per child). */
-/* The iterator value that continues tree_child_next after child (a child of
- * parent): walks resume a parent's children this way instead of recursing. */
-uint32_t tree_child_position(const struct tree_node *parent, const struct tree_node *child);
-/* The node after n in pre-order within top's subtree (top NULL: the whole tree),
- * or NULL after the last: walks without recursion or allocation. */
-const struct tree_node *tree_preorder_next(const struct tree_node *n,
-                                          const struct tree_node *top);
 #define TREE_KIDS_PREFETCH 8u
 static inline struct tree_node *tree_child_next(const struct tree_node *n, uint32_t *it) {
     const struct tree_kids *k = tree_node_kids(n);
@@ -351,26 +361,47 @@ void tree_stat_encode(struct jute_buf *b, const struct zk_stat *s);
 int32_t tree_visible_cversion(int32_t counter, int32_t num_children);
 
 /* n's full path ("/" for the root): written with its NUL into buf when it fits in
- * cap bytes; the path's length is returned either way (as snprintf). */
-uint32_t tree_node_path(const struct tree_node *n, char *buf, uint32_t cap);
+ * cap bytes; the path's length is returned either way (as snprintf). The root
+ * and ephemeral, container and TTL nodes have theirs at hand (O(1)); any other
+ * node is searched for by a walk of the whole tree, O(nodes): for tests and
+ * diagnostics, never a request path. */
+uint32_t tree_node_path(const struct tree *t, const struct tree_node *n, char *buf, uint32_t cap);
 /* The same, in a new NUL-terminated block the caller frees (zk_free). */
-char *tree_node_path_dup(const struct tree_node *n, uint32_t *len);
+char *tree_node_path_dup(const struct tree *t, const struct tree_node *n, uint32_t *len);
 
 /* Pre-order walk of the whole tree with each node's path, built incrementally:
  *   struct tree_walk w; tree_walk_init(&w, t);
  *   for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL;) use w.path, w.len
  *   tree_walk_deinit(&w);
- * The tree must not change during a walk. */
+ * The tree must not change during a walk. Only init allocates (a path buffer and
+ * a stack of ancestors, sized by the tree's longest path), so a walk set up
+ * before a fork runs in the child; tree_walk_restart begins it again. */
+struct tree_walk_level {
+    const struct tree_node *node;
+    uint32_t it;  /* tree_child_next position in node's children */
+    uint32_t len; /* node's path length, 0 for the root (its children add "/name") */
+};
 struct tree_walk {
     const struct tree *t;
-    const struct tree_node *node; /* the node last returned */
-    char *path;                   /* its path, NUL-terminated ("/" for the root) */
+    const struct tree_node *top;  /* where the walk starts */
+    struct tree_walk_level *stack; /* stack[depth - 1] is the node last returned */
+    uint32_t depth;
+    uint32_t stack_cap;
+    char *path; /* the last node's path, NUL-terminated ("/" for the root; relative
+                 * to top, "" for top, when top is not the root) */
     uint32_t len;
     uint32_t cap;
     bool started;
 };
 void tree_walk_init(struct tree_walk *w, const struct tree *t);
+/* A walk of top and its descendants (top first). */
+void tree_walk_init_at(struct tree_walk *w, const struct tree *t, const struct tree_node *top);
 const struct tree_node *tree_walk_next(struct tree_walk *w);
+void tree_walk_restart(struct tree_walk *w);
+/* The parent of the node last returned (NULL for top). */
+static inline const struct tree_node *tree_walk_parent(const struct tree_walk *w) {
+    return w->depth >= 2 ? w->stack[w->depth - 2].node : NULL;
+}
 void tree_walk_deinit(struct tree_walk *w);
 
 /* Ephemerals of a session, in creation order. Calls fn for each; fn may
@@ -385,7 +416,7 @@ void tree_for_each_of_kind(const struct tree *t, enum tree_kind kind, tree_node_
 /* Session ids that own ephemerals. */
 void tree_for_each_owner(const struct tree *t, void (*fn)(void *ctx, int64_t owner), void *ctx);
 /* Number of descendants (getAllChildrenNumber). */
-uint32_t tree_descendant_count(const struct tree_node *n);
+uint32_t tree_descendant_count(const struct tree *t, const struct tree_node *n);
 uint32_t tree_node_count(const struct tree *t);
 
 /* Checks every internal invariant (child indexes, side table, counters) in

@@ -326,7 +326,7 @@ static void eph_visit(void *ctx, struct tree_node *n) {
     CHECK(tree_node_owner(e->t, n) == e->owner);
     CHECK(tree_node_kind(n) == TREE_EPHEMERAL);
     uint32_t len;
-    char *path = tree_node_path_dup(n, &len);
+    char *path = tree_node_path_dup(e->t, n, &len);
     CHECK(tree_find(e->t, path, len) == n);
     zk_free(path);
     e->seen++;
@@ -364,7 +364,7 @@ static void kind_visit(void *ctx, struct tree_node *n) {
     CHECK(tree_node_kind(n) == k->kind);
     CHECK(tree_owner_kind(tree_node_owner(k->t, n)) == k->kind);
     uint32_t len;
-    char *path = tree_node_path_dup(n, &len);
+    char *path = tree_node_path_dup(k->t, n, &len);
     CHECK(tree_find(k->t, path, len) == n);
     zk_free(path);
     k->seen++;
@@ -380,8 +380,8 @@ static void check_tree(struct world *w, bool quiescent) {
     const struct tree *t = &w->tree;
     uint32_t count = tree_node_count(t);
     CHECK(tree_check(t) == NULL); /* the child indexes, side table and counters */
-    CHECK(t->root != NULL && t->root->parent == NULL);
-    CHECK(count == 1 + tree_descendant_count(t->root));
+    CHECK(t->root != NULL);
+    CHECK(count == 1 + tree_descendant_count(t, t->root));
     uint32_t visited = 0, eph = 0, containers = 0, ttls = 0;
     uint64_t data_bytes = 0;
     struct tree_walk walk;
@@ -400,12 +400,10 @@ static void check_tree(struct world *w, bool quiescent) {
         CHECK(raw.mzxid >= raw.czxid && raw.pzxid >= raw.czxid);
         data_bytes += walk.len + (n->data_len > 0 ? (uint32_t)n->data_len : 0);
         if (n != t->root) {
-            const struct tree_node *p = n->parent;
+            const struct tree_node *p = tree_walk_parent(&walk);
             CHECK(p != NULL);
             uint32_t plen = path_parent_len(walk.path, walk.len);
-            char *ppath = tree_node_path_dup(p, NULL);
-            CHECK(strlen(ppath) == plen && memcmp(walk.path, ppath, plen) == 0);
-            zk_free(ppath);
+            CHECK(tree_find(t, walk.path, plen) == p);
             CHECK(strcmp(n->name, walk.path + (p == t->root ? 1 : plen + 1)) == 0);
             CHECK(n->name[0] != '\0' && strchr(n->name, '/') == NULL);
             CHECK(tree_node_raw(n).czxid >= tree_node_raw(p).czxid);
@@ -428,7 +426,7 @@ static void check_tree(struct world *w, bool quiescent) {
         }
         uint32_t it = 0, kids = 0;
         for (const struct tree_node *c; (c = tree_child_next(n, &it)) != NULL; kids++)
-            CHECK(c->parent == n);
+            CHECK(c->name[0] != '\0');
         CHECK(kids == tree_child_count(n));
     }
     tree_walk_deinit(&walk);
@@ -989,7 +987,7 @@ static void reap_visit(void *ctx, struct tree_node *node) {
         reap = ttl != 0 && x->f->now - tree_node_raw(node).mtime > ttl;
     }
     if (reap)
-        x->paths[x->n++] = tree_node_path_dup(node, NULL);
+        x->paths[x->n++] = tree_node_path_dup(&x->f->a.tree, node, NULL);
 }
 
 /* server_check_containers: empty containers that had children, and TTL

@@ -93,11 +93,16 @@ struct sim_eph_ctx {
     struct sim_node *n;
 };
 
+struct sim_eph_first_ctx {
+    const struct tree *tree;
+    const char *path;
+};
+
 static void sim_eph_first(void *ctx, struct tree_node *n) {
-    const char **path = ctx;
-    static char buf[512]; /* the tree stores no paths: build it (for the message) */
-    if (*path == NULL)
-        *path = tree_node_path(n, buf, sizeof(buf)) < sizeof(buf) ? buf : "(a long path)";
+    struct sim_eph_first_ctx *x = ctx;
+    static char buf[512]; /* for the message */
+    if (x->path == NULL)
+        x->path = tree_node_path(x->tree, n, buf, sizeof(buf)) < sizeof(buf) ? buf : "(a long path)";
 }
 
 static void sim_check_owner(void *ctx, int64_t owner) {
@@ -105,10 +110,10 @@ static void sim_check_owner(void *ctx, int64_t owner) {
     if (tree_owner_kind(owner) != TREE_EPHEMERAL)
         return;
     if (session_find(&c->n->sessions, owner) == NULL) {
-        const char *path = NULL;
-        tree_for_each_ephemeral(&c->n->tree, owner, sim_eph_first, &path);
+        struct sim_eph_first_ctx x = {&c->n->tree, NULL};
+        tree_for_each_ephemeral(&c->n->tree, owner, sim_eph_first, &x);
         sim_violation(c->s, "n%d: ephemeral %s of closed session 0x%" PRIx64 " still exists",
-                      c->n->idx + 1, path ? path : "?", owner);
+                      c->n->idx + 1, x.path ? x.path : "?", owner);
     }
 }
 

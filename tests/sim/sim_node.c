@@ -774,6 +774,7 @@ bool sim_node_drain(struct sim *s, struct sim_node *n) {
 /* ---- client requests at this server ---- */
 
 struct sim_paths_ctx {
+    const struct tree *tree;
     struct txn_op *op;
     uint32_t cap;
 };
@@ -781,7 +782,7 @@ struct sim_paths_ctx {
 static void sim_collect_path(void *ctx, struct tree_node *tn) {
     struct sim_paths_ctx *pc = ctx;
     ZK_ASSERT(pc->op->path_count < pc->cap);
-    pc->op->paths[pc->op->path_count++] = tree_node_path_dup(tn, NULL);
+    pc->op->paths[pc->op->path_count++] = tree_node_path_dup(pc->tree, tn, NULL);
 }
 
 static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct sim_client *c,
@@ -828,7 +829,7 @@ static void sim_build_txn(struct sim *s, const struct sim_node *n, const struct 
         /* As ZooKeeper's prep: the session's ephemerals in the leader's tree
          * (a late request from a client that gave up must still be right). */
         t->type = TXN_CLOSE_SESSION;
-        struct sim_paths_ctx pc = {op, tree_ephemeral_count_of(&n->tree, c->session)};
+        struct sim_paths_ctx pc = {&n->tree, op, tree_ephemeral_count_of(&n->tree, c->session)};
         op->paths = zk_xcalloc(pc.cap ? pc.cap : 1, sizeof(char *));
         tree_for_each_ephemeral(&n->tree, c->session, sim_collect_path, &pc);
         break;

@@ -240,14 +240,14 @@ static void *deep_walks(void *arg) {
     jute_buf_init(&b);
     snap_write(&b, r->t, &s);
     r->written = b.len;
-    r->descendants = tree_descendant_count(r->t->root);
+    r->descendants = tree_descendant_count(r->t, r->t->root);
     struct tree t2;
     struct session_table s2;
     struct snap_info info;
     char err[256];
     r->load_rc = load(b.p, b.len, &t2, &s2, &info, err, sizeof(err));
     if (r->load_rc == ZK_OK)
-        r->loaded_descendants = tree_descendant_count(t2.root);
+        r->loaded_descendants = tree_descendant_count(&t2, t2.root);
     unload(&t2, &s2);
     tree_deinit(r->t);
     jute_buf_deinit(&b);

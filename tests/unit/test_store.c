@@ -638,6 +638,7 @@ static struct acl_list *random_acl(struct fx *f)
 
 struct picks {
     struct tree_node *n[256];
+    const struct tree_node *up[256]; /* n[i]'s parent */
     uint32_t count;
 };
 
@@ -645,15 +646,18 @@ static void pick_all(const struct tree_node *n, struct picks *p)
 {
     uint32_t it = 0;
     for (struct tree_node *c; (c = tree_child_next(n, &it)) != NULL;) {
-        if (p->count < 256) p->n[p->count++] = c;
+        if (p->count < 256) {
+            p->up[p->count] = n;
+            p->n[p->count++] = c;
+        }
         pick_all(c, p);
     }
 }
 
 /* n's path in buf (PATH_MAX_LEN bytes). */
-static const char *node_path(const struct tree_node *n, char *buf)
+static const char *node_path(const struct fx *f, const struct tree_node *n, char *buf)
 {
-    ZK_ASSERT(tree_node_path(n, buf, PATH_MAX_LEN) < PATH_MAX_LEN);
+    ZK_ASSERT(tree_node_path(&f->model, n, buf, PATH_MAX_LEN) < PATH_MAX_LEN);
     return buf;
 }
 
@@ -673,7 +677,7 @@ static struct tree_node *pick_parent(struct fx *f, const struct picks *p)
     uint32_t k = 0;
     c[k++] = app;
     for (uint32_t i = 0; i < p->count; i++) {
-        if (p->n[i]->parent == app && tree_node_owner(&f->model, p->n[i]) == 0) c[k++] = p->n[i];
+        if (p->up[i] == app && tree_node_owner(&f->model, p->n[i]) == 0) c[k++] = p->n[i];
     }
     return c[rnd(k)];
 }
@@ -697,7 +701,7 @@ static void fill_create(struct fx *f, struct txn_op *op, const struct tree_node 
     if (tag == 0)
         fmt(path, sizeof(path), "/app");
     else
-        fmt(path, sizeof(path), "%s/%c%u", node_path(parent, ppath), tag, n);
+        fmt(path, sizeof(path), "%s/%c%u", node_path(f, parent, ppath), tag, n);
     op->type = TXN_CREATE;
     op_path(op, path);
     op_random_data(op);
@@ -706,23 +710,24 @@ static void fill_create(struct fx *f, struct txn_op *op, const struct tree_node 
     op->parent_cversion = tree_node_raw(parent).cversion + delta;
 }
 
-static void fill_set_data(struct txn_op *op, const struct tree_node *n)
+static void fill_set_data(const struct fx *f, struct txn_op *op, const struct tree_node *n)
 {
     char path[PATH_MAX_LEN];
     op->type = TXN_SET_DATA;
-    op_path(op, node_path(n, path));
+    op_path(op, node_path(f, n, path));
     op_random_data(op);
     op->version = tree_node_raw(n).version + 1;
 }
 
-static void fill_delete(struct txn_op *op, const struct tree_node *n)
+static void fill_delete(const struct fx *f, struct txn_op *op, const struct tree_node *n)
 {
     char path[PATH_MAX_LEN];
     op->type = TXN_DELETE;
-    op_path(op, node_path(n, path));
+    op_path(op, node_path(f, n, path));
 }
 
 struct path_list {
+    const struct tree *t;
     char **paths;
     uint32_t count;
 };
@@ -730,7 +735,7 @@ struct path_list {
 static void collect_ephemeral(void *ctx, struct tree_node *n)
 {
     struct path_list *l = ctx;
-    l->paths[l->count++] = tree_node_path_dup(n, NULL);
+    l->paths[l->count++] = tree_node_path_dup(l->t, n, NULL);
 }
 
 /* closeSession with the session's ephemerals, as prep lists them. */
@@ -742,7 +747,8 @@ static void gen_close_session(struct fx *f, struct txn *t)
     t->type = TXN_CLOSE_SESSION;
     t->op.type = TXN_CLOSE_SESSION;
     uint32_t n = tree_ephemeral_count_of(&f->model, t->client_id);
-    struct path_list l = {.paths = zk_xmalloc((n > 0 ? n : 1) * sizeof(char *)), .count = 0};
+    struct path_list l = {
+        .t = &f->model, .paths = zk_xmalloc((n > 0 ? n : 1) * sizeof(char *)), .count = 0};
     tree_for_each_ephemeral(&f->model, t->client_id, collect_ephemeral, &l);
     t->op.paths = l.paths;
     t->op.path_count = l.count;
@@ -773,7 +779,7 @@ static void gen_multi(struct fx *f, struct txn *t, const struct picks *p, uint32
     op_random_data(set);
     set->version = 1;
     fill_create(f, txn_add_op(t), app, 'k', n, 2, false);
-    if (leaf != NULL) fill_delete(txn_add_op(t), leaf);
+    if (leaf != NULL) fill_delete(f, txn_add_op(t), leaf);
 }
 
 /* A failed multi as ZooKeeper logs it: one ErrorTxn per op, nothing applied. */
@@ -807,20 +813,20 @@ static void gen_body(struct fx *f, struct txn *t, uint32_t n)
         f->kinds[KIND_CREATE_EPHEMERAL]++;
     } else if (r < 65 && r >= 45 && p.count > 0) {
         t->type = TXN_SET_DATA;
-        fill_set_data(&t->op, p.n[rnd(p.count)]);
+        fill_set_data(f, &t->op, p.n[rnd(p.count)]);
         f->kinds[KIND_SET_DATA]++;
     } else if (r < 70 && r >= 65 && p.count > 0) {
         struct tree_node *x = p.n[rnd(p.count)];
         char path[PATH_MAX_LEN];
         t->type = TXN_SET_ACL;
         t->op.type = TXN_SET_ACL;
-        op_path(&t->op, node_path(x, path));
+        op_path(&t->op, node_path(f, x, path));
         t->op.acl = random_acl(f);
         t->op.version = tree_node_raw(x).aversion + 1;
         f->kinds[KIND_SET_ACL]++;
     } else if (r < 85 && r >= 70 && leaf != NULL) {
         t->type = TXN_DELETE;
-        fill_delete(&t->op, leaf);
+        fill_delete(f, &t->op, leaf);
         f->kinds[KIND_DELETE]++;
     } else if (r < 93 && r >= 85) {
         gen_multi(f, t, &p, n);
@@ -2275,6 +2281,25 @@ TEST(store, a_full_log_rolls_to_the_next_prepared_file)
     fx_teardown(&f);
 }
 
+/* Appends txn n and has the loop write and sync it (store_sync_inline): true when
+ * it did, and the txn is then durable on return. The writer thread looks for
+ * pending records whenever it wakes (its first run and spurious wake-ups
+ * included), so it may take the batch first: then the call declines and the
+ * txn is waited for. */
+static bool sync_one_inline(struct fx *f, uint32_t n)
+{
+    struct txn t;
+    gen_txn(f, &t, n);
+    fx_append(f, &t, n);
+    if (store_sync_inline(f->st)) {
+        ASSERT_EQ_I64(store_durable_zxid(f->st), ZX(n));
+        return true;
+    }
+    store_kick(f->st);
+    wait_durable(f->st, ZX(n));
+    return false;
+}
+
 /* Goal: the loop can write and sync a batch itself (store_sync_inline, for a lone
  * client) instead of handing it to the writer thread; the txn is durable when the
  * call returns, the call declines when there is nothing to write, and inline and
@@ -2289,25 +2314,26 @@ TEST(store, the_loop_can_write_a_batch_itself)
     fx_open(&f, &rec);
     struct store_log_counts c;
     ASSERT_FALSE(store_sync_inline(f.st));
-    struct txn t;
-    gen_txn(&f, &t, 1);
-    fx_append(&f, &t, 1);
-    ASSERT_TRUE(store_sync_inline(f.st));
-    ASSERT_EQ_I64(store_durable_zxid(f.st), ZX(1));
+    uint32_t n = 0;
+    while (n < 50 && !sync_one_inline(&f, ++n))
+        ;
     ASSERT_FALSE(store_sync_inline(f.st));
     store_log_counts(f.st, &c);
     ASSERT_EQ_I64(c.batches_inline, 1);
     /* a writer batch, then the loop again once it is durable */
-    for (uint32_t n = 2; n <= 4; n++) {
+    struct txn t;
+    for (uint32_t k = 0; k < 3; k++) {
+        n++;
         gen_txn(&f, &t, n);
         fx_append(&f, &t, n);
     }
     store_kick(f.st);
-    wait_durable(f.st, ZX(4));
-    gen_txn(&f, &t, 5);
-    fx_append(&f, &t, 5);
-    ASSERT_TRUE(store_sync_inline(f.st));
-    ASSERT_EQ_I64(store_durable_zxid(f.st), ZX(5));
+    wait_durable(f.st, ZX(n));
+    uint32_t before = n;
+    while (n < before + 50 && !sync_one_inline(&f, ++n))
+        ;
+    store_log_counts(f.st, &c);
+    ASSERT_EQ_I64(c.batches_inline, 2);
     fx_run(&f, 200);
     store_log_counts(f.st, &c);
     ASSERT_LT_I64(2, c.batches_inline);

@@ -29,6 +29,14 @@ static struct tree_node *must_find(struct tree *t, const char *p)
     return n;
 }
 
+/* The parent of the node at p, as a lookup that finds the node reports it. */
+static struct tree_node *parent_of(struct tree *t, const char *p)
+{
+    struct tree_node *up = NULL;
+    if (tree_find_with_parent(t, p, (uint32_t)strlen(p), &up) == NULL) FAIL("node %s not found", p);
+    return up;
+}
+
 /* Creates a persistent node with auto-advancing parent counter. */
 static struct tree_node *mk(struct tree *t, const char *p, const char *data, int64_t owner,
                             int64_t zxid)
@@ -44,7 +52,17 @@ static struct zk_stat stat_of(struct tree *t, const char *p)
     return s;
 }
 
+/* Deletes the childless node at p (tree_delete with its parent and path). */
+static void del(struct tree *t, const char *p, int64_t zxid)
+{
+    struct tree_node *parent = NULL;
+    struct tree_node *n = tree_find_with_parent(t, p, (uint32_t)strlen(p), &parent);
+    if (n == NULL || parent == NULL) FAIL("node %s not found", p);
+    tree_delete(t, parent, n, (uint32_t)strlen(p), zxid);
+}
+
 struct collect {
+    const struct tree *t;
     char paths[16][64];
     int64_t owners[16];
     uint32_t count;
@@ -53,7 +71,7 @@ struct collect {
 static void collect_node(void *ctx, struct tree_node *n)
 {
     struct collect *c = ctx;
-    if (c->count < 16) tree_node_path(n, c->paths[c->count], sizeof(c->paths[0]));
+    if (c->count < 16) tree_node_path(c->t, n, c->paths[c->count], sizeof(c->paths[0]));
     c->count++;
 }
 
@@ -65,10 +83,10 @@ static void check(const struct tree *t)
 }
 
 /* n's path (in a buffer that the next call reuses). */
-static const char *path_of(const struct tree_node *n)
+static const char *path_of(const struct tree *t, const struct tree_node *n)
 {
     static char buf[4096];
-    ASSERT_TRUE(tree_node_path(n, buf, sizeof(buf)) < sizeof(buf));
+    ASSERT_TRUE(tree_node_path(t, n, buf, sizeof(buf)) < sizeof(buf));
     return buf;
 }
 
@@ -91,15 +109,15 @@ TEST(tree, fresh_tree_has_system_nodes)
     struct tree_node *quota = must_find(&t, "/zookeeper/quota");
     struct tree_node *config = must_find(&t, "/zookeeper/config");
     ASSERT_TRUE(t.root == root);
-    ASSERT_NULL(root->parent);
-    ASSERT_TRUE(zk->parent == root);
-    ASSERT_TRUE(quota->parent == zk);
-    ASSERT_TRUE(config->parent == zk);
+    ASSERT_TRUE(tree_find_parent(&t, "/zookeeper", 10) == root);
+    ASSERT_TRUE(tree_find_parent(&t, "/zookeeper/quota", 16) == zk);
+    ASSERT_TRUE(tree_find_parent(&t, "/zookeeper/config", 17) == zk);
+    ASSERT_EQ_STR(quota->name, "quota");
     ASSERT_EQ_STR(zk->name, "zookeeper");
     ASSERT_EQ_STR(config->name, "config");
     ASSERT_EQ_I64(tree_child_count(root), 1);
     ASSERT_EQ_I64(tree_child_count(zk), 2);
-    ASSERT_EQ_I64(tree_descendant_count(root), 3);
+    ASSERT_EQ_I64(tree_descendant_count(&t, root), 3);
     ASSERT_EQ_I64(t.ephemeral_count, 0);
     tree_deinit(&t);
 }
@@ -166,7 +184,7 @@ TEST(tree, create_sets_stat_and_moves_parent)
     struct tree_node *n =
         tree_create(&t, "/a", 2, "hello", 5, acl_open_unsafe(), 0, 1, 0x100000005LL, 777);
     ASSERT_NOT_NULL(n);
-    ASSERT_EQ_STR(path_of(n), "/a");
+    ASSERT_EQ_STR(path_of(&t, n), "/a");
     ASSERT_EQ_STR(n->name, "a");
     struct zk_stat s = stat_of(&t, "/a");
     ASSERT_EQ_I64(s.czxid, 0x100000005LL);
@@ -257,11 +275,11 @@ TEST(tree, delete_raises_parent_pzxid_but_never_lowers_it)
     mk(&t, "/p/a", NULL, 0, 2);
     mk(&t, "/p/b", NULL, 0, 3);
     struct tree_node *p = must_find(&t, "/p");
-    tree_delete(&t, must_find(&t, "/p/a"), 7);
+    del(&t, "/p/a", 7);
     ASSERT_EQ_I64(tree_node_raw(p).pzxid, 7);
     ASSERT_NULL(find(&t, "/p/a"));
     /* A delete replayed with an older zxid (fuzzy snapshot) keeps pzxid 7. */
-    tree_delete(&t, must_find(&t, "/p/b"), 5);
+    del(&t, "/p/b", 5);
     ASSERT_EQ_I64(tree_node_raw(p).pzxid, 7);
     /* The create counter is unchanged by deletes. */
     ASSERT_EQ_I64(tree_node_raw(p).cversion, 2);
@@ -281,9 +299,9 @@ TEST(tree, visible_cversion_counts_creations_and_deletions)
     mk(&t, "/p/b", NULL, 0, 3);
     mk(&t, "/p/c", NULL, 0, 4);
     ASSERT_EQ_I64(stat_of(&t, "/p").cversion, 3);
-    tree_delete(&t, must_find(&t, "/p/b"), 5);
+    del(&t, "/p/b", 5);
     ASSERT_EQ_I64(stat_of(&t, "/p").cversion, 4); /* 3 creations + 1 deletion */
-    tree_delete(&t, must_find(&t, "/p/a"), 6);
+    del(&t, "/p/a", 6);
     ASSERT_EQ_I64(stat_of(&t, "/p").cversion, 5);
     ASSERT_EQ_I64(stat_of(&t, "/p").num_children, 1);
     mk(&t, "/p/d", NULL, 0, 7);
@@ -313,20 +331,23 @@ TEST(tree, delete_keeps_sibling_index_consistent)
     }
     for (int i = 0; i < 10; i += 3) {
         snprintf(path, sizeof(path), "/p/c%d", i);
-        tree_delete(&t, must_find(&t, path), 20 + i);
+        del(&t, path, 20 + i);
     }
     struct tree_node *p = must_find(&t, "/p");
     ASSERT_EQ_I64(tree_child_count(p), 6);
     uint32_t it = 0, seen = 0;
-    for (struct tree_node *c; (c = tree_child_next(p, &it)) != NULL; seen++)
-        ASSERT_TRUE(c->parent == p);
+    for (struct tree_node *c; (c = tree_child_next(p, &it)) != NULL; seen++) {
+        snprintf(path, sizeof(path), "/p/%s", c->name);
+        struct tree_node *up = NULL;
+        ASSERT_TRUE(tree_find_with_parent(&t, path, (uint32_t)strlen(path), &up) == c && up == p);
+    }
     ASSERT_EQ_I64(seen, 6);
     check(&t);
     for (int i = 0; i < 10; i++) {
         snprintf(path, sizeof(path), "/p/c%d", i);
         ASSERT_EQ_I64(find(&t, path) != NULL, i % 3 != 0);
     }
-    ASSERT_EQ_I64(tree_descendant_count(t.root), 3 + 1 + 6);
+    ASSERT_EQ_I64(tree_descendant_count(&t, t.root), 3 + 1 + 6);
     tree_deinit(&t);
 }
 
@@ -418,7 +439,7 @@ TEST(tree, ephemeral_index_per_owner_in_creation_order)
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x10), 3);
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x20), 1);
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x30), 0);
-    struct collect c = {0};
+    struct collect c = {.t = &t};
     tree_for_each_ephemeral(&t, 0x10, collect_node, &c);
     ASSERT_EQ_I64(c.count, 3);
     ASSERT_EQ_STR(c.paths[0], "/e/3");
@@ -426,21 +447,21 @@ TEST(tree, ephemeral_index_per_owner_in_creation_order)
     ASSERT_EQ_STR(c.paths[2], "/e/2");
     ASSERT_EQ_I64(stat_of(&t, "/e/1").ephemeral_owner, 0x10);
     /* Owners listed once each. */
-    struct collect o = {0};
+    struct collect o = {.t = &t};
     tree_for_each_owner(&t, collect_owner, &o);
     ASSERT_EQ_I64(o.count, 2);
     ASSERT_TRUE((o.owners[0] == 0x10 && o.owners[1] == 0x20) ||
                 (o.owners[0] == 0x20 && o.owners[1] == 0x10));
     /* Deleting updates the index; the last one removes the owner. */
-    tree_delete(&t, must_find(&t, "/e/1"), 6);
+    del(&t, "/e/1", 6);
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x10), 2);
-    tree_delete(&t, must_find(&t, "/e/x"), 7);
+    del(&t, "/e/x", 7);
     ASSERT_EQ_I64(tree_ephemeral_count_of(&t, 0x20), 0);
     ASSERT_EQ_I64(t.ephemeral_count, 2);
-    struct collect none = {0};
+    struct collect none = {.t = &t};
     tree_for_each_ephemeral(&t, 0x20, collect_node, &none);
     ASSERT_EQ_I64(none.count, 0);
-    struct collect o2 = {0};
+    struct collect o2 = {.t = &t};
     tree_for_each_owner(&t, collect_owner, &o2);
     ASSERT_EQ_I64(o2.count, 1);
     ASSERT_EQ_I64(o2.owners[0], 0x10);
@@ -449,7 +470,9 @@ TEST(tree, ephemeral_index_per_owner_in_creation_order)
 
 static void delete_cb(void *ctx, struct tree_node *n)
 {
-    tree_delete(ctx, n, 100);
+    char *p = tree_node_path_dup(ctx, n, NULL);
+    del(ctx, p, 100);
+    zk_free(p);
 }
 
 /* BUG (latent, reported): tree_for_each_ephemeral walks with QUEUE_FOREACH_SAFE,
@@ -500,7 +523,7 @@ TEST(tree, container_and_ttl_nodes_report_owner_zero)
     ASSERT_EQ_I64(tree_ttl_of_owner(tree_node_owner(&t, l)), 1000);
     /* Listed in their own sets, not as ephemerals. */
     ASSERT_EQ_I64(t.ephemeral_count, 0);
-    struct collect cs = {0}, ls = {0};
+    struct collect cs = {.t = &t}, ls = {.t = &t};
     tree_for_each_of_kind(&t, TREE_CONTAINER, collect_node, &cs);
     tree_for_each_of_kind(&t, TREE_TTL, collect_node, &ls);
     ASSERT_EQ_I64(cs.count, 1);
@@ -511,10 +534,10 @@ TEST(tree, container_and_ttl_nodes_report_owner_zero)
     ASSERT_EQ_I64(tree_node_kind(l), TREE_TTL);
     /* Containers may have children (unlike ephemerals). */
     mk(&t, "/c/k", NULL, 0, 3);
-    tree_delete(&t, must_find(&t, "/c/k"), 4);
-    tree_delete(&t, c, 5);
-    tree_delete(&t, l, 6);
-    struct collect none = {0};
+    del(&t, "/c/k", 4);
+    del(&t, "/c", 5);
+    del(&t, "/l", 6);
+    struct collect none = {.t = &t};
     tree_for_each_of_kind(&t, TREE_CONTAINER, collect_node, &none);
     tree_for_each_of_kind(&t, TREE_TTL, collect_node, &none);
     ASSERT_EQ_I64(none.count, 0);
@@ -532,10 +555,10 @@ TEST(tree, descendant_count)
     mk(&t, "/a/b", NULL, 0, 2);
     mk(&t, "/a/b/c", NULL, 0, 3);
     mk(&t, "/a/d", NULL, 0, 4);
-    ASSERT_EQ_I64(tree_descendant_count(must_find(&t, "/a")), 3);
-    ASSERT_EQ_I64(tree_descendant_count(must_find(&t, "/a/b")), 1);
-    ASSERT_EQ_I64(tree_descendant_count(must_find(&t, "/a/b/c")), 0);
-    ASSERT_EQ_I64(tree_descendant_count(t.root), 3 + 4);
+    ASSERT_EQ_I64(tree_descendant_count(&t, must_find(&t, "/a")), 3);
+    ASSERT_EQ_I64(tree_descendant_count(&t, must_find(&t, "/a/b")), 1);
+    ASSERT_EQ_I64(tree_descendant_count(&t, must_find(&t, "/a/b/c")), 0);
+    ASSERT_EQ_I64(tree_descendant_count(&t, t.root), 3 + 4);
     tree_deinit(&t);
 }
 
@@ -553,8 +576,8 @@ TEST(tree, data_bytes_returns_to_initial_value)
     ASSERT_EQ_I64(t.data_bytes, initial + 4 + 10 + 6);
     tree_set_data(&t, must_find(&t, "/abc"), NULL, -1, 2, 4, 0);
     ASSERT_EQ_I64(t.data_bytes, initial + 4 + 6);
-    tree_delete(&t, must_find(&t, "/abc/d"), 5);
-    tree_delete(&t, must_find(&t, "/abc"), 6);
+    del(&t, "/abc/d", 5);
+    del(&t, "/abc", 6);
     ASSERT_EQ_I64(t.data_bytes, initial);
     ASSERT_EQ_I64(tree_node_count(&t), 4);
     tree_deinit(&t);
@@ -652,13 +675,13 @@ TEST(tree, restore_finds_parents_in_pre_order_and_out_of_it)
     ASSERT_TRUE(restore(&t, &r, "/z", 6));    /* the root */
     /* out of order: the parent is elsewhere, found by path */
     ASSERT_TRUE(restore(&t, &r, "/a/b/c2", 7));
-    ASSERT_TRUE(must_find(&t, "/a/b/c2")->parent == must_find(&t, "/a/b"));
-    ASSERT_TRUE(must_find(&t, "/a/bb")->parent == must_find(&t, "/a"));
-    ASSERT_TRUE(must_find(&t, "/z")->parent == t.root);
+    ASSERT_TRUE(parent_of(&t, "/a/b/c2") == must_find(&t, "/a/b"));
+    ASSERT_TRUE(parent_of(&t, "/a/bb") == must_find(&t, "/a"));
+    ASSERT_TRUE(parent_of(&t, "/z") == t.root);
     ASSERT_EQ_I64(tree_child_count(must_find(&t, "/a/b")), 2);
     /* a prefix that is not a path component is not a parent */
     ASSERT_TRUE(restore(&t, &r, "/ab", 8));
-    ASSERT_TRUE(must_find(&t, "/ab")->parent == t.root);
+    ASSERT_TRUE(parent_of(&t, "/ab") == t.root);
     /* a missing parent and bad paths are refused */
     ASSERT_FALSE(restore(&t, &r, "/nope/x", 9));
     ASSERT_FALSE(restore(&t, &r, "/a/", 9));
@@ -820,6 +843,15 @@ static struct tree_node *find_child(struct tree *t, const char *parent, const ch
     return find(t, path);
 }
 
+static void del_child(struct tree *t, const char *parent, const char *fmt_name, uint32_t i,
+                      int64_t zxid)
+{
+    char path[128], name[64];
+    snprintf(name, sizeof(name), fmt_name, i);
+    snprintf(path, sizeof(path), "%s/%s", parent, name);
+    del(t, path, zxid);
+}
+
 TEST(tree, child_index_grows_and_shrinks_through_every_size)
 {
     struct tree t;
@@ -833,14 +865,14 @@ TEST(tree, child_index_grows_and_shrinks_through_every_size)
         ASSERT_EQ_I64(tree_child_count(p), i + 1);
         for (uint32_t j = 0; j <= i; j += 1 + i / 16) {
             struct tree_node *c = find_child(&t, "/p", "k%u", j);
-            ASSERT_TRUE(c != NULL && c->parent == p);
+            ASSERT_NOT_NULL(c);
         }
         if (i < 40 || i % 37 == 0) check(&t);
     }
     ASSERT_GT_I64(tree_node_kids(p)->cap, TREE_KIDS_SMALL_MAX);
     /* and back down: the table shrinks, then turns into the array, then goes */
     for (uint32_t i = 300; i-- > 0;) {
-        tree_delete(&t, find_child(&t, "/p", "k%u", i), 1000 + i);
+        del_child(&t, "/p", "k%u", i, 1000 + i);
         ASSERT_EQ_I64(tree_child_count(p), i);
         ASSERT_NULL(find_child(&t, "/p", "k%u", i));
         for (uint32_t j = 0; j < i; j += 1 + i / 16)
@@ -871,7 +903,7 @@ TEST(tree, many_children_random_deletes_keep_every_lookup)
         for (uint32_t k = 0; k < N / 5; k++) {
             uint32_t i = (uint32_t)(test_rand() % N);
             if (!alive[i]) continue;
-            tree_delete(&t, find_child(&t, "/p", "node-%u", i), 100000 + k);
+            del_child(&t, "/p", "node-%u", i, 100000 + k);
             alive[i] = false;
             left--;
         }
@@ -897,7 +929,7 @@ TEST(tree, many_children_random_deletes_keep_every_lookup)
         ASSERT_TRUE(i < N && alive[i]);
     }
     ASSERT_EQ_I64(listed, left);
-    ASSERT_EQ_I64(tree_descendant_count(p), left);
+    ASSERT_EQ_I64(tree_descendant_count(&t, p), left);
     tree_deinit(&t);
 }
 
@@ -951,14 +983,14 @@ TEST(tree, node_path_is_built_from_the_names)
     struct tree_node *z = must_find(&t, "/x/yy/zzz");
     char buf[16];
     memset(buf, '#', sizeof(buf));
-    ASSERT_EQ_I64(tree_node_path(z, buf, 9), 9); /* too small: nothing written */
+    ASSERT_EQ_I64(tree_node_path(&t, z, buf, 9), 9); /* too small: nothing written */
     ASSERT_EQ_I64(buf[0], '#');
-    ASSERT_EQ_I64(tree_node_path(z, buf, 10), 9);
+    ASSERT_EQ_I64(tree_node_path(&t, z, buf, 10), 9);
     ASSERT_EQ_STR(buf, "/x/yy/zzz");
-    ASSERT_EQ_I64(tree_node_path(t.root, buf, sizeof(buf)), 1);
+    ASSERT_EQ_I64(tree_node_path(&t, t.root, buf, sizeof(buf)), 1);
     ASSERT_EQ_STR(buf, "/");
     uint32_t len = 0;
-    char *dup = tree_node_path_dup(must_find(&t, "/x/yy"), &len);
+    char *dup = tree_node_path_dup(&t, must_find(&t, "/x/yy"), &len);
     ASSERT_EQ_STR(dup, "/x/yy");
     ASSERT_EQ_I64(len, 5);
     zk_free(dup);
@@ -970,7 +1002,7 @@ TEST(tree, node_path_is_built_from_the_names)
         ASSERT_NOT_NULL(mk(&t, deep, NULL, 0, 10 + i));
     }
     struct tree_node *d = must_find(&t, deep);
-    ASSERT_EQ_STR(path_of(d), deep);
+    ASSERT_EQ_STR(path_of(&t, d), deep);
     ASSERT_EQ_I64(t.path_len_max, 200);
     check(&t);
     tree_deinit(&t);
@@ -993,19 +1025,24 @@ TEST(tree, walk_lists_every_node_in_pre_order_with_its_path)
     struct tree_walk w;
     tree_walk_init(&w, &t);
     uint32_t seen = 0;
-    const struct tree_node *prev = NULL;
+    char prev[64] = "";
     for (const struct tree_node *n; (n = tree_walk_next(&w)) != NULL; seen++) {
         ASSERT_TRUE(tree_find(&t, w.path, w.len) == n);
         ASSERT_EQ_I64(strlen(w.path), w.len);
-        ASSERT_EQ_STR(w.path, path_of(n));
-        /* pre-order: a node comes right after its parent or a node of the parent's subtree */
-        if (prev != NULL) {
-            const struct tree_node *x = prev;
-            while (x != NULL && x != n->parent)
-                x = x->parent;
-            ASSERT_TRUE(x == n->parent);
+        ASSERT_EQ_STR(w.path, path_of(&t, n));
+        /* pre-order: a node comes right after its parent or a node of the parent's
+         * subtree, i.e. the previous path starts with the parent's */
+        if (n != t.root) {
+            uint32_t plen = (uint32_t)(strrchr(w.path, '/') - w.path);
+            ASSERT_TRUE(tree_walk_parent(&w) ==
+                        (plen == 0 ? t.root : tree_find(&t, w.path, plen)));
+            ASSERT_TRUE(strncmp(prev, w.path, plen) == 0 &&
+                        (prev[plen] == '\0' || prev[plen] == '/'));
+        } else {
+            ASSERT_NULL(tree_walk_parent(&w));
         }
-        prev = n;
+        ASSERT_LT_I64(w.len, sizeof(prev));
+        memcpy(prev, w.path, (size_t)w.len + 1);
     }
     ASSERT_EQ_I64(seen, tree_node_count(&t));
     ASSERT_NULL(tree_walk_next(&w));
@@ -1041,7 +1078,7 @@ TEST(tree, data_moves_out_of_line_and_back_without_moving_the_node)
     tree_set_data(&t, n, big, 100, 5, 6, 0);
     check(&t);
     uint64_t before = zk_mem_bytes_in_use();
-    tree_delete(&t, n, 7);
+    del(&t, "/d", 7);
     ASSERT_LT_I64(zk_mem_bytes_in_use(), before);
     check(&t);
     tree_deinit(&t);
@@ -1103,7 +1140,7 @@ TEST(tree, write_once_nodes_keep_czxid_and_ctime_only_until_their_first_change)
     ASSERT_EQ_I64(s.cversion, 1);
     ASSERT_EQ_I64(s.num_children, 1);
     ASSERT_TRUE(tree_node_kids(must_find(&t, "/c")) != NULL);
-    tree_delete(&t, must_find(&t, "/c/k"), 12);
+    del(&t, "/c/k", 12);
     ASSERT_NULL(tree_node_kids(must_find(&t, "/c")));
     ASSERT_EQ_I64(stat_of(&t, "/c").pzxid, 12);
     ASSERT_EQ_I64(stat_of(&t, "/c").cversion, 2); /* visible: 2 x 1 - 0 */
@@ -1121,8 +1158,8 @@ TEST(tree, write_once_nodes_keep_czxid_and_ctime_only_until_their_first_change)
     ASSERT_EQ_I64(stat_of(&t, "/c").mtime, 31);
     check(&t);
     uint64_t before = zk_mem_bytes_in_use();
-    tree_delete(&t, must_find(&t, "/a"), 13);
-    tree_delete(&t, must_find(&t, "/c"), 14);
+    del(&t, "/a", 13);
+    del(&t, "/c", 14);
     ASSERT_LT_I64(zk_mem_bytes_in_use(), before);
     check(&t);
     tree_deinit(&t);
@@ -1143,7 +1180,7 @@ TEST(tree, acl_indexes_are_reused_after_their_last_node_goes)
     ASSERT_TRUE(ia != ib);
     ASSERT_TRUE(acl_equal(tree_node_acl(&t, a), acl[0]));
     ASSERT_TRUE(acl_equal(tree_node_acl(&t, b), acl[1]));
-    tree_delete(&t, a, 3); /* acl[0]'s last holder: its index is free again */
+    del(&t, "/a", 3); /* acl[0]'s last holder: its index is free again */
     check(&t);
     struct tree_node *c = mk(&t, "/c", "x", 0, 4);
     tree_set_acl(&t, c, acl[2], 1);
@@ -1177,7 +1214,7 @@ TEST(tree, many_ephemerals_keep_creation_order_per_owner)
         if (i % 4 == 0 || i % 3 == 2) {
             char p[32];
             snprintf(p, sizeof(p), "/e/%u", i);
-            tree_delete(&t, must_find(&t, p), 10000 + i);
+            del(&t, p, 10000 + i);
         }
     }
     check(&t);
@@ -1194,7 +1231,7 @@ TEST(tree, many_ephemerals_keep_creation_order_per_owner)
                 ASSERT_EQ_I64(stat_of(&t, p).ephemeral_owner, owner);
             }
         }
-        struct collect c = {0};
+        struct collect c = {.t = &t};
         tree_for_each_ephemeral(&t, owner, collect_node, &c);
         ASSERT_EQ_I64(c.count, N / 3 - N / 12);
         for (uint32_t i = 0; i < 16; i++) { /* creation order */
@@ -1204,7 +1241,7 @@ TEST(tree, many_ephemerals_keep_creation_order_per_owner)
         }
     }
     uint32_t containers = 0, ttls = 0;
-    struct collect cc = {0}, tc = {0};
+    struct collect cc = {.t = &t}, tc = {.t = &t};
     tree_for_each_of_kind(&t, TREE_CONTAINER, collect_node, &cc);
     tree_for_each_of_kind(&t, TREE_TTL, collect_node, &tc);
     for (uint32_t i = 0; i < N; i += 10) {
