@@ -774,27 +774,6 @@ void tree_deinit(struct tree *t) {
 
 /* ---- lookups ---- */
 
-struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len) {
-    if (len == 0 || path[0] != '/')
-        return NULL;
-    struct tree_node *n = t->root;
-    uint32_t i = 1;
-    if (len == 1)
-        return n;
-    for (;;) {
-        const char *comp = path + i;
-        const char *slash = memchr(comp, '/', len - i);
-        uint32_t clen = slash != NULL ? (uint32_t)(slash - comp) : len - i;
-        const struct tree_kids *k = tree_node_kids(n);
-        if (clen == 0 || k == NULL)
-            return NULL; /* an empty component, a trailing '/', or a leaf */
-        n = tree_kids_find(k, comp, clen, tree_name_hash(comp, clen));
-        if (n == NULL || slash == NULL)
-            return n;
-        i += clen + 1;
-    }
-}
-
 struct tree_node *tree_find_with_parent(const struct tree *t, const char *path, uint32_t len,
                                         struct tree_node **parent) {
     if (len == 0 || path[0] != '/')
@@ -817,6 +796,11 @@ struct tree_node *tree_find_with_parent(const struct tree *t, const char *path, 
     if (n != NULL)
         *parent = up;
     return n;
+}
+
+struct tree_node *tree_find(const struct tree *t, const char *path, uint32_t len) {
+    struct tree_node *parent;
+    return tree_find_with_parent(t, path, len, &parent);
 }
 
 struct tree_node *tree_find_parent(const struct tree *t, const char *path, uint32_t len) {
