@@ -13,9 +13,9 @@
  * generous cap keeps unauthenticated peers from making us buffer megabytes. */
 #define ZK_LIMIT_HANDSHAKE_BYTES_MAX 4096
 
-/* Paths: ZooKeeper has no explicit bound beyond the frame; we cap the number of
- * components so recursive-watch ancestor walks stay bounded. */
-#define ZK_LIMIT_PATH_DEPTH_MAX 1000
+/* Paths: no bound of their own, as in ZooKeeper. A path fits in one frame, so its
+ * depth (at most half its length) bounds the walks that follow it: lookups,
+ * recursive-watch ancestor walks, the tree walk's stack (tree.h). */
 
 /* A multi is bounded by the frame size; each op needs >= 9 header bytes + body,
  * so this is never the first limit hit, it only bounds arrays we allocate. */
